@@ -1,0 +1,8 @@
+/// \file
+/// The library version, the single source of truth (CMake reads it).
+#pragma once
+
+#define BALANCEKIT_VERSION_MAJOR 0
+#define BALANCEKIT_VERSION_MINOR 1
+#define BALANCEKIT_VERSION_PATCH 0
+#define BALANCEKIT_VERSION (BALANCEKIT_VERSION_MAJOR * 10000 + BALANCEKIT_VERSION_MINOR * 100 + BALANCEKIT_VERSION_PATCH)
