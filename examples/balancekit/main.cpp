@@ -1,0 +1,176 @@
+// The balancekit command line: look at machines as balancekit sees them.
+//
+// Exit codes: 0 success, 2 bad input (the message on stderr says what and where),
+// 1 anything else (an I/O failure reading a file).
+#include <balancekit/balancekit.hpp>
+#if BALANCEKIT_CLI_HAS_HWLOC && __has_include(<balancekit/adapters/hwloc.hpp>)
+#include <balancekit/adapters/hwloc.hpp>
+#endif
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "print_topology.hpp"
+
+namespace {
+
+using namespace balancekit;
+using cli_topology = topology<large_limits>;
+
+constexpr int exit_bad_input = 2;
+
+struct bad_input {
+  std::string message;
+};
+
+struct topology_options {
+  std::string spec;
+  std::string machine;
+  std::string hwloc_xml;
+  std::string hwloc_fsroot;
+  bool host = false;
+  std::optional<std::string> distances;
+  std::optional<std::string> capacity;
+  std::optional<std::string> offline;
+  std::optional<std::string> cpu_ids;
+  std::string depth = "llc";
+};
+
+// Adds the options every command that reads a machine shares.
+void add_machine_options(CLI::App& cmd, topology_options& o) {
+  auto* spec = cmd.add_option("--spec", o.spec, "Level string, outermost first, e.g. \"package:2 numa:3 l3:2 core:4 pu:2\"");
+  auto* machine = cmd.add_option("--machine", o.machine, "A built-in machine (see `balancekit machines`); default: " +
+                                                             std::string(machines::default_machine.name));
+  auto* xml = cmd.add_option("--hwloc-xml", o.hwloc_xml, "An hwloc XML export")->check(CLI::ExistingFile);
+  auto* fsroot = cmd.add_option("--hwloc-fsroot", o.hwloc_fsroot, "An unpacked Linux sysfs snapshot (HWLOC_FSROOT)")
+                     ->check(CLI::ExistingDirectory);
+  auto* host = cmd.add_flag("--host", o.host, "This machine, read with hwloc");
+  const std::vector<CLI::Option*> sources{spec, machine, xml, fsroot, host};
+  for (auto* a : sources)
+    for (auto* b : sources)
+      if (a != b) a->excludes(b);
+  cmd.add_option("--distances", o.distances, "NUMA distance matrix, rows by ';', e.g. \"10 12;12 10\"");
+  cmd.add_option("--capacity", o.capacity, "Per-CPU capacity, e.g. \"0-3:446,4-7:1024\" (others keep 1024)");
+  cmd.add_option("--offline", o.offline, "Offline CPUs as a cpulist, e.g. \"5,7\"");
+  cmd.add_option("--cpu-ids", o.cpu_ids, "OS id of each logical CPU in order, a cpulist, e.g. \"0-7,16-23\"");
+}
+
+[[noreturn]] void fail(const std::string& message) { throw bad_input{message}; }
+
+struct loaded {
+  std::unique_ptr<cli_topology> topology = std::make_unique<cli_topology>();
+  std::string title;
+  std::vector<std::string> notes;
+};
+
+loaded load_machine(const topology_options& o) {
+  loaded out;
+  const bool hwloc_source = !o.hwloc_xml.empty() || !o.hwloc_fsroot.empty() || o.host;
+  if (hwloc_source) {
+    if (o.distances || o.capacity || o.offline || o.cpu_ids)
+      fail("--distances, --capacity, --offline and --cpu-ids apply to --spec and --machine only");
+#if BALANCEKIT_CLI_HAS_HWLOC && __has_include(<balancekit/adapters/hwloc.hpp>)
+    hwloc::import_report report;
+    status s = !o.hwloc_xml.empty()      ? hwloc::load_xml(o.hwloc_xml, *out.topology, &report)
+               : !o.hwloc_fsroot.empty() ? hwloc::load_fsroot(o.hwloc_fsroot, *out.topology, &report)
+                                         : hwloc::load_host(*out.topology, &report);
+    if (!s) fail(std::string(report.source.empty() ? "hwloc" : report.source) + ": " + std::string(s.error_value().message.view()));
+    out.title = report.source;
+    out.notes = report.notes;
+    if (!report.offline_unplaced.empty())
+      out.notes.push_back(fmt::format("{} offline CPU(s) without topology information: {}", report.offline_unplaced.size(),
+                                      fmt::join(report.offline_unplaced, ",")));
+    return out;
+#else
+    fail("this balancekit was built without hwloc (apt-get install libhwloc-dev, then rebuild)");
+#endif
+  }
+  machine_spec spec;
+  if (!o.spec.empty()) {
+    spec.levels = o.spec;
+    out.title = "spec: " + o.spec;
+  } else {
+    const std::string name = o.machine.empty() ? std::string(machines::default_machine.name) : o.machine;
+    const auto m = machines::find(name);
+    if (!m) {
+      std::string known;
+      for (const auto& k : machines::all) known += (known.empty() ? "" : ", ") + std::string(k.name);
+      fail(fmt::format("unknown machine '{}' (known: {})", name, known));
+    }
+    spec = m->spec;
+    out.title = fmt::format("{}: {}\nspec: {}", m->name, m->summary, m->spec.levels);
+  }
+  if (o.distances) spec.distances = *o.distances;
+  if (o.capacity) spec.capacity = *o.capacity;
+  if (o.offline) spec.offline = *o.offline;
+  if (o.cpu_ids) spec.cpu_ids = *o.cpu_ids;
+  if (status s = make_topology(spec, *out.topology); !s) fail(std::string(s.error_value().message.view()));
+  return out;
+}
+
+hw_level parse_depth(const std::string& d) {
+  for (hw_level l : hw_levels)
+    if (to_string(l) == d && l != hw_level::die) return l;
+  fail(fmt::format("unknown --depth '{}' (choose package, node, llc, cluster or core)", d));
+}
+
+int run_topology(const topology_options& o) {
+  const hw_level depth = parse_depth(o.depth);
+  const loaded m = load_machine(o);
+  fmt::print("{}\n", m.title);
+  for (const auto& n : m.notes) fmt::print("note: {}\n", n);
+  bkcli::topology_printer printer(*m.topology, stdout);
+  printer.summary();
+  fmt::print("\n");
+  printer.tree(depth);
+  fmt::print("\n");
+  printer.distances();
+  return 0;
+}
+
+int run_machines() {
+  for (const auto& m : machines::all)
+    fmt::print("{:<10} {}{}\n           --spec \"{}\"\n", m.name, m.summary,
+               m.name == machines::default_machine.name ? " (default)" : "", m.spec.levels);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"balancekit: CPU load-balancing policies in the Linux scheduler's vocabulary"};
+  app.set_version_flag("--version", fmt::format("balancekit {}.{}.{}", BALANCEKIT_VERSION_MAJOR, BALANCEKIT_VERSION_MINOR,
+                                                BALANCEKIT_VERSION_PATCH));
+  app.require_subcommand(1);
+
+  topology_options topo;
+  auto* topology_cmd = app.add_subcommand("topology", "Print a machine as a tree with counts, capacities and distances");
+  add_machine_options(*topology_cmd, topo);
+  topology_cmd->add_option("--depth", topo.depth, "Deepest level to print: package, node, llc, cluster or core")
+      ->capture_default_str();
+  auto* machines_cmd = app.add_subcommand("machines", "List the built-in machines");
+
+  try {
+    app.parse(argc, argv);
+    if (*topology_cmd) return run_topology(topo);
+    if (*machines_cmd) return run_machines();
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "balancekit: error: {}\nRun with --help for usage.\n", e.what());
+    return exit_bad_input;
+  } catch (const bad_input& e) {
+    fmt::print(stderr, "balancekit: error: {}\n", e.message);
+    return exit_bad_input;
+  }
+  return 0;
+}
