@@ -3,7 +3,7 @@
 // Exit codes: 0 success, 2 bad input (the message on stderr says what and where),
 // 1 anything else (an I/O failure reading a file).
 #include <balancekit/balancekit.hpp>
-#if BALANCEKIT_CLI_HAS_HWLOC && __has_include(<balancekit/adapters/hwloc.hpp>)
+#if BALANCEKIT_CLI_HAS_HWLOC
 #include <balancekit/adapters/hwloc.hpp>
 #endif
 
@@ -21,6 +21,7 @@ namespace {
 
 using namespace balancekit;
 using cli_topology = topology<large_limits>;
+using cli_domains = domain_tree<large_limits>;
 
 constexpr int exit_bad_input = 2;
 
@@ -74,12 +75,12 @@ loaded load_machine(const topology_options& o) {
   if (hwloc_source) {
     if (o.distances || o.capacity || o.offline || o.cpu_ids)
       fail("--distances, --capacity, --offline and --cpu-ids apply to --spec and --machine only");
-#if BALANCEKIT_CLI_HAS_HWLOC && __has_include(<balancekit/adapters/hwloc.hpp>)
+#if BALANCEKIT_CLI_HAS_HWLOC
     hwloc::import_report report;
     status s = !o.hwloc_xml.empty()      ? hwloc::load_xml(o.hwloc_xml, *out.topology, &report)
                : !o.hwloc_fsroot.empty() ? hwloc::load_fsroot(o.hwloc_fsroot, *out.topology, &report)
                                          : hwloc::load_host(*out.topology, &report);
-    if (!s) fail(std::string(report.source.empty() ? "hwloc" : report.source) + ": " + std::string(s.error_value().message.view()));
+    if (!s) fail(std::string(s.error_value().message.view()));  // adapter messages name their source
     out.title = report.source;
     out.notes = report.notes;
     if (!report.offline_unplaced.empty())
@@ -133,6 +134,38 @@ int run_topology(const topology_options& o) {
   return 0;
 }
 
+struct domains_options {
+  topology_options machine;
+  std::string kernel = "linux-6.1";
+  std::string arch = "x86";
+  std::string format = "tree";
+  std::size_t cpu = 0;
+};
+
+int run_domains(const domains_options& o) {
+  domain_options opts;
+  if (o.kernel == "linux-6.1") opts.profile = kernel_profile::linux_6_1;
+  else if (o.kernel == "mainline") opts.profile = kernel_profile::mainline;
+  else fail(fmt::format("unknown --kernel '{}' (choose linux-6.1 or mainline)", o.kernel));
+  if (o.arch == "x86") opts.arch = arch_rules::x86;
+  else if (o.arch == "generic") opts.arch = arch_rules::generic;
+  else fail(fmt::format("unknown --arch '{}' (choose x86 or generic)", o.arch));
+  if (o.format != "tree" && o.format != "sched_verbose" && o.format != "debugfs")
+    fail(fmt::format("unknown --format '{}' (choose sched_verbose, debugfs or tree)", o.format));
+  const loaded m = load_machine(o.machine);
+  if (o.format == "tree" && !m.topology->online().test(o.cpu))
+    fail(fmt::format("--cpu {} is not an online CPU of this machine ({})", o.cpu, to_cpulist(m.topology->online())));
+  auto tree = std::make_unique<cli_domains>();
+  if (status s = cli_domains::build(*m.topology, opts, *tree); !s) fail(std::string(s.error_value().message.view()));
+  std::string text;
+  const auto sink = [&](std::string_view part) { text += part; };
+  if (o.format == "sched_verbose") format_sched_verbose(*tree, sink);
+  else if (o.format == "debugfs") format_debugfs(*tree, sink);
+  else format_domain_tree(*tree, o.cpu, sink);
+  std::fputs(text.c_str(), stdout);
+  return 0;
+}
+
 int run_machines() {
   for (const auto& m : machines::all)
     fmt::print("{:<10} {}{}\n           --spec \"{}\"\n", m.name, m.summary,
@@ -153,11 +186,21 @@ int main(int argc, char** argv) {
   add_machine_options(*topology_cmd, topo);
   topology_cmd->add_option("--depth", topo.depth, "Deepest level to print: package, node, llc, cluster or core")
       ->capture_default_str();
+  domains_options doms;
+  auto* domains_cmd = app.add_subcommand("domains", "Print the scheduling domains and groups Linux would build");
+  add_machine_options(*domains_cmd, doms.machine);
+  domains_cmd->add_option("--kernel", doms.kernel, "Kernel profile: linux-6.1 (the oracle) or mainline")->capture_default_str();
+  domains_cmd->add_option("--arch", doms.arch, "Architecture rules: x86 or generic")->capture_default_str();
+  domains_cmd->add_option("--format", doms.format,
+                          "sched_verbose (the kernel's boot output), debugfs (one line per CPU and domain) or tree")
+      ->capture_default_str();
+  domains_cmd->add_option("--cpu", doms.cpu, "The CPU whose domains the tree shows")->capture_default_str();
   auto* machines_cmd = app.add_subcommand("machines", "List the built-in machines");
 
   try {
     app.parse(argc, argv);
     if (*topology_cmd) return run_topology(topo);
+    if (*domains_cmd) return run_domains(doms);
     if (*machines_cmd) return run_machines();
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);

@@ -3,5 +3,6 @@
 #pragma once
 
 #include <balancekit/core.hpp>
+#include <balancekit/domains.hpp>
 #include <balancekit/topology.hpp>
 #include <balancekit/version.hpp>

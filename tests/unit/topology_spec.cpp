@@ -119,3 +119,11 @@ TEST_CASE("cpu ids map logical CPUs to sparse OS ids in order", "[topology]") {
   CHECK(t->capacity_of(9) == capacity{446});
   CHECK_FALSE(t->has_cpu(5));
 }
+
+TEST_CASE("a cluster alone in its LLC is the core, as the kernel's cluster mask is", "[topology]") {
+  const auto t = build({"package:1 l2:1 core:2 pu:1"});  // one L2 shared by both cores: the LLC
+  CHECK(t->siblings(hw_level::llc, 0) == cpus("0-1"));
+  CHECK(t->siblings(hw_level::cluster, 0) == cpus("0"));
+  const auto u = build({"l3:1 numa:2 cluster:1 core:2 pu:1"});  // two clusters per LLC: kept
+  CHECK(u->siblings(hw_level::cluster, 0) == cpus("0-1"));
+}

@@ -146,6 +146,15 @@ public:
     return a;
   }
   friend constexpr bool operator==(const cpumask&, const cpumask&) = default;
+  /// A hash of the set (FNV-1a over the words), for deduplicating masks.
+  [[nodiscard]] constexpr std::uint64_t hash() const noexcept {
+    std::uint64_t h = 14695981039346656037ULL;
+    for (word x : w_) {
+      h ^= x;
+      h *= 1099511628211ULL;
+    }
+    return h;
+  }
   /// Orders masks by their lowest differing CPU: a total order for sorting and dedup.
   friend constexpr bool operator<(const cpumask& a, const cpumask& b) noexcept {
     for (std::size_t i = 0; i < words; ++i)

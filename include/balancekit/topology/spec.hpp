@@ -12,7 +12,8 @@
 /// cluster, core, pu, with `numa` anywhere before `core`. A level left out defaults as
 /// hwloc and the kernel would see it: one package; die = package; cluster = core;
 /// LLC = cluster (which is the core when there is no cluster: no shared cache);
-/// core = one PU; one NUMA node.
+/// core = one PU; one NUMA node. A cluster that is the only one of its LLC is the core
+/// (kernel: cpu_clustergroup_mask never spans a whole LLC).
 ///
 /// The other strings: `distances` "10 12 32;12 10 32;32 32 10" (rows by `;` or newline),
 /// `capacity` "0-3:446,4-7:1024" (CPUs not named keep 1024), `offline` a cpulist,
@@ -276,6 +277,14 @@ template <limits_pack L>
     offline = *m;
   }
 
+  // A cluster that is its LLC's only one is no cluster: the kernel limits
+  // cpu_clustergroup_mask to the SMT mask then, and so does the hwloc adapter.
+  bool cluster_alone_in_llc = false;
+  if (const int pc = position(spec_level::cluster), pl = position(spec_level::l3); pc >= 0) {
+    std::uint64_t per_llc = 1;  // without an l3 the cluster is the LLC
+    for (int i = pl + 1; pl >= 0 && i <= pc; ++i) per_llc *= items[static_cast<std::size_t>(i)].count;
+    cluster_alone_in_llc = per_llc == 1;
+  }
   const auto key = [&](std::uint64_t i, spec_level l) -> std::int64_t {
     const int p = position(l);
     return p < 0 ? -1 : static_cast<std::int64_t>(i / stride[static_cast<std::size_t>(p)]);
@@ -292,7 +301,8 @@ template <limits_pack L>
     const std::int64_t cluster_or_core = cluster >= 0 ? cluster : core_or_pu;
     const std::int64_t l3 = key(i, spec_level::l3);
     const std::int64_t package = pkg >= 0 ? pkg : 0;
-    c.unit = {static_cast<std::uint32_t>(core_or_pu), static_cast<std::uint32_t>(cluster_or_core),
+    c.unit = {static_cast<std::uint32_t>(core_or_pu),
+              static_cast<std::uint32_t>(cluster_alone_in_llc ? core_or_pu : cluster_or_core),
               static_cast<std::uint32_t>(l3 >= 0 ? l3 : cluster_or_core),
               static_cast<std::uint32_t>(die >= 0 ? die : package), static_cast<std::uint32_t>(package)};
     const std::int64_t node = key(i, spec_level::numa);

@@ -86,6 +86,8 @@ public:
   /// Validates `d` and fills `out`. On error `out` is left empty and the error names the
   /// offending CPU, unit or matrix entry.
   [[nodiscard]] static constexpr status build(const machine_desc<L>& d, topology& out);
+  /// Empties the topology in place (a temporary one can be megabytes, too big for a stack).
+  constexpr void clear() noexcept;
 
   // -- CPUs
   /// CPUs the topology describes (ids may be sparse).
@@ -148,7 +150,6 @@ public:
 private:
   static constexpr std::size_t index(hw_level l) noexcept { return static_cast<std::size_t>(l); }
   static constexpr status build_into(const machine_desc<L>& d, topology& t);
-  constexpr void reset() noexcept;
 
   mask possible_{};
   mask online_{};
@@ -176,15 +177,14 @@ inline constexpr std::array<std::string_view, nested_levels> level_article{"a co
 
 template <limits_pack L>
 constexpr status topology<L>::build(const machine_desc<L>& d, topology& out) {
-  out.reset();
+  out.clear();
   status s = build_into(d, out);
-  if (!s) out.reset();
+  if (!s) out.clear();
   return s;
 }
 
 template <limits_pack L>
-constexpr void topology<L>::reset() noexcept {
-  // In place: a temporary topology can be megabytes, too big for a stack.
+constexpr void topology<L>::clear() noexcept {
   possible_.clear();
   online_.clear();
   for (auto& u : cpu_unit_) u.fill(0);
