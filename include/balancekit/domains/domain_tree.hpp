@@ -98,10 +98,12 @@ public:
   static constexpr std::size_t max_cpus = L::max_cpus;
   /// Levels of the table plus NODE and NUMA levels.
   static constexpr std::size_t max_levels = L::max_levels;
-  static constexpr std::size_t span_capacity = 2 * max_cpus + L::max_nodes * max_levels;
-  static constexpr std::size_t group_capacity = 2 * max_cpus + L::max_nodes * max_levels;
+  // Nested partitions have fewer than 2 * CPUs distinct spans; NUMA levels add a span and
+  // a balance mask per node. Every level can have a group per CPU before degenerate removal.
+  static constexpr std::size_t span_capacity = 2 * max_cpus + 2 * L::max_nodes * max_levels;
+  static constexpr std::size_t group_capacity = max_cpus * max_levels;
   static constexpr std::size_t ref_capacity = 2 * max_cpus * max_levels;
-  static constexpr std::uint16_t none = 0xFFFF;
+  static constexpr std::uint32_t none = 0xFFFFFFFFU;
 
   /// A level of the build: a table row, NODE, or a NUMA level.
   struct level_info {
@@ -155,6 +157,13 @@ public:
   /// `cpu`'s `k`-th domain, bottom up (kernel: for_each_domain).
   [[nodiscard]] constexpr const domain& domain_of(std::size_t cpu, std::size_t k) const {
     return chain_[attached_[cpu][k]][cpu];
+  }
+  /// The attached domain of `cpu` built at `level` (an index into `levels()`), or -1 when
+  /// that level was degenerate or above the CPU's top.
+  [[nodiscard]] constexpr int find_domain(std::size_t cpu, std::size_t level) const {
+    for (std::size_t k = 0; k < nr_domains(cpu); ++k)
+      if (domain_of(cpu, k).level == level) return static_cast<int>(k);
+    return -1;
   }
   [[nodiscard]] constexpr std::string_view name(const domain& d) const { return levels_[d.level].name; }
   [[nodiscard]] constexpr const mask& span(const domain& d) const { return spans_[d.span]; }
@@ -237,8 +246,8 @@ private:
   std::array<static_vector<std::uint8_t, max_levels>, max_cpus> attached_{};
   detail::mask_pool<max_cpus, span_capacity> spans_{};
   static_vector<group, group_capacity> groups_{};
-  std::array<std::array<std::uint16_t, max_cpus>, max_levels> group_key_{};  // (level, key CPU) -> group
-  static_vector<std::uint16_t, ref_capacity> refs_{};
+  std::array<std::array<std::uint32_t, max_cpus>, max_levels> group_key_{};  // (level, key CPU) -> group
+  static_vector<std::uint32_t, ref_capacity> refs_{};
   std::array<std::uint16_t, max_cpus> capacity_{};
 };
 
@@ -299,7 +308,7 @@ constexpr auto domain_tree<L>::level_mask_of(const topology<L>& topo, const doma
 template <limits_pack L>
 constexpr std::uint32_t domain_tree<L>::intern_group(std::size_t level, std::size_t key, const mask& span,
                                                      const mask& balance, sd_flags flags, const topology<L>& topo) {
-  std::uint16_t& slot = group_key_[level][key];
+  std::uint32_t& slot = group_key_[level][key];
   if (slot != none) return slot;
   if (groups_.full()) return detail::mask_pool<max_cpus, span_capacity>::npos;
   group g;
@@ -318,7 +327,7 @@ constexpr std::uint32_t domain_tree<L>::intern_group(std::size_t level, std::siz
   // Until update_group_capacity runs: SCHED_CAPACITY_SCALE per CPU (get_group()).
   g.capacity = std::uint64_t{sched_capacity_scale} * span.weight();
   g.min_capacity = g.max_capacity = sched_capacity_scale;
-  slot = static_cast<std::uint16_t>(groups_.size());
+  slot = static_cast<std::uint32_t>(groups_.size());
   groups_.push_back(g);
   return slot;
 }
@@ -349,7 +358,7 @@ constexpr status domain_tree<L>::build_groups(std::size_t level, std::size_t cpu
       const std::uint32_t g = intern_group(level, key, gspan, gspan, gflags, topo);
       if (g == spans_.npos || refs_.full())
         return error{errc::over_limit, "domain tree storage is full; raise the limits"};
-      refs_.push_back(static_cast<std::uint16_t>(g));
+      refs_.push_back(g);
       covered |= gspan;
     }
     d.nr_groups = static_cast<std::uint16_t>(refs_.size() - d.groups);
@@ -383,15 +392,16 @@ constexpr status domain_tree<L>::build_overlap_groups(std::size_t level, std::si
     const mask gspan = sib > 0 ? spans_[chain_[sib - 1][i].span] : spans_[chain_[sib][i].span];
     const sd_flags gflags = sib > 0 ? chain_[sib - 1][i].flags : sd_flags{};
     // Balance mask: the CPUs j of the group whose own child at the sibling's level is the group.
+    const std::uint32_t gspan_id = sib > 0 ? chain_[sib - 1][i].span : chain_[sib][i].span;
     mask balance;
     for (std::size_t j : gspan) {
       if (sib == 0 || depth_[j] <= sib) continue;
-      if (spans_[chain_[sib - 1][j].span] == gspan) balance.set(j);
+      if (chain_[sib - 1][j].span == gspan_id) balance.set(j);  // spans are interned: equal ids, equal masks
     }
     if (balance.empty()) return error{errc::not_nested, "an overlapping group has an empty balance mask"};
     const std::uint32_t g = intern_group(sib, balance.first(), gspan, balance, gflags, topo);
     if (g == spans_.npos || refs_.full()) return error{errc::over_limit, "domain tree storage is full; raise the limits"};
-    refs_.push_back(static_cast<std::uint16_t>(g));
+    refs_.push_back(g);
     covered |= gspan;
   }
   d.nr_groups = static_cast<std::uint16_t>(refs_.size() - start);
@@ -497,8 +507,13 @@ constexpr status domain_tree<L>::build_into(const topology<L>& topo, const domai
         if (numa_distance_.full()) return error{errc::over_limit, "more NUMA distances than the level limit allows"};
         numa_distance_.push_back(static_cast<std::uint16_t>(v));
       }
+    if (levels_.size() + numa_distance_.size() > max_levels) {
+      error e{errc::over_limit, ""};
+      return e << levels_.size() << " table levels and " << numa_distance_.size()
+               << " NUMA levels (one per distinct distance) exceed the limit of " << max_levels
+               << " levels; raise limits::max_levels";
+    }
     for (std::size_t j = 0; j < numa_distance_.size(); ++j) {
-      if (levels_.full()) return error{errc::over_limit, "more levels than the limits allow"};
       const bool is_node = j == 0;
       sd_flags f = is_node ? sd_flags{} : sd_flags{sd_flag::numa};
       levels_.push_back({is_node ? "NODE" : "NUMA", level_mask::node, f, true, !is_node, numa_distance_[j]});
@@ -516,6 +531,21 @@ constexpr status domain_tree<L>::build_into(const topology<L>& topo, const domai
   }
 
   for (std::size_t c : topo.possible()) capacity_[c] = static_cast<std::uint16_t>(topo.capacity_of(c).value);
+  // The machine's distinct capacities and their CPUs (kernel: asym_cap_list).
+  static_vector<mask, 16> capacity_spans;
+  {
+    static_vector<std::uint16_t, 16> values;
+    for (std::size_t c : cpu_map_) {
+      std::size_t v = 0;
+      while (v < values.size() && values[v] != capacity_[c]) ++v;
+      if (v == values.size()) {
+        if (values.full()) return error{errc::over_limit, "more than 16 distinct CPU capacities"};
+        values.push_back(capacity_[c]);
+        capacity_spans.push_back(mask{});
+      }
+      capacity_spans[v].set(c);
+    }
+  }
 
   // 1. Per CPU, the chain bottom up (build_sched_domain + sd_init).
   for (std::size_t cpu : cpu_map_) {
@@ -539,17 +569,8 @@ constexpr status domain_tree<L>::build_into(const topology<L>& topo, const domai
       {
         std::size_t count = 0;
         std::size_t miss = 0;
-        std::array<std::uint16_t, 64> values{};
-        std::size_t nvalues = 0;
-        for (std::size_t c : cpu_map_) {
-          bool known = false;
-          for (std::size_t v = 0; v < nvalues; ++v) known = known || values[v] == capacity_[c];
-          if (!known && nvalues < values.size()) values[nvalues++] = capacity_[c];
-        }
-        for (std::size_t v = 0; v < nvalues; ++v) {
-          bool in_span = false;
-          for (std::size_t c : span) in_span = in_span || capacity_[c] == values[v];
-          if (in_span) ++count;
+        for (const mask& cs : capacity_spans) {
+          if (cs.intersects(span)) ++count;
           else ++miss;
         }
         if (count >= 2) {

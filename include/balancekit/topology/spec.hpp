@@ -176,10 +176,11 @@ template <limits_pack L>
     if (tok.empty()) break;
     const auto colon = tok.find(':');
     const std::string_view name = tok.substr(0, colon);
-    const detail::spec_alias* alias = nullptr;
-    for (const auto& a : detail::spec_aliases)
-      if (detail::iequals(a.name, name)) alias = &a;
-    if (alias == nullptr) {
+    // An index, not a pointer: GCC's sanitizers make pointer tests non-constant.
+    std::size_t alias = detail::spec_aliases.size();
+    for (std::size_t a = 0; a < detail::spec_aliases.size(); ++a)
+      if (detail::iequals(detail::spec_aliases[a].name, name)) alias = a;
+    if (alias == detail::spec_aliases.size()) {
       error e{errc::unknown_name, "unknown level '"};
       return e << name << "' in '" << tok << "' (known: package, numa, die, l3, cluster, core, pu)";
     }
@@ -189,7 +190,7 @@ template <limits_pack L>
       error e{errc::out_of_range, "level '"};
       return e << tok << "': the count must be a whole number of at least 1 (e.g. " << name << ":2)";
     }
-    const auto lvl = alias->level;
+    const auto lvl = detail::spec_aliases[alias].level;
     if (seen[static_cast<int>(lvl)]) {
       error e{errc::out_of_order, "level '"};
       return e << tok << "' is given twice";
