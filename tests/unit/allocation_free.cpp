@@ -11,7 +11,11 @@ using namespace balancekit;
 
 TEST_CASE("the allocation counter sees an allocation", "[alloc]") {
   // Guards the guard: if operator new were not replaced, every check below would pass.
-  const std::size_t n = test::allocations_during([] { auto p = std::make_unique<int>(4); (void)p; });
+  // A direct call through a volatile pointer: optimisers may elide new-expressions.
+  const std::size_t n = test::allocations_during([] {
+    void* volatile p = ::operator new(16);
+    ::operator delete(p);
+  });
   CHECK(n == 1);
 }
 
