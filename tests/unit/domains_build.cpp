@@ -235,3 +235,21 @@ TEST_CASE("building twice gives the same tree", "[domains]") {
   CHECK(sched_verbose(*a.tree) == sched_verbose(*b.tree));
   CHECK(debugfs(*a.tree) == debugfs(*b.tree));
 }
+
+namespace {
+// Written once, checked at compile time and at run time (sanitizers and coverage see it).
+constexpr bool smt_machine_domains_in_constant_evaluation() {
+  topology<small_limits> t;
+  if (!make_topology(machine_spec{"package:1 l3:1 core:4 pu:2"}, t)) return false;
+  domain_tree<small_limits> tree;
+  if (!domain_tree<small_limits>::build(t, {}, tree)) return false;
+  const auto& mc = tree.domain_of(0, 1);
+  return tree.nr_domains(0) == 2 && tree.name(mc) == "MC" && mc.nr_groups == 4 && tree.group_of(mc, 3).capacity == 2048 &&
+         tree.llc_size(5) == 8;
+}
+}  // namespace
+
+TEST_CASE("a small machine's domains are built in constant evaluation", "[domains][constexpr]") {
+  STATIC_REQUIRE(smt_machine_domains_in_constant_evaluation());
+  REQUIRE(smt_machine_domains_in_constant_evaluation());
+}

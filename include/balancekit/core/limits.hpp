@@ -34,8 +34,8 @@ concept limits_pack = requires {
   { L::max_tasks } -> std::convertible_to<std::size_t>;
 };
 
-/// For proofs and `constexpr` topologies: 64 CPUs, 8 nodes.
-using small_limits = limits<64, 8, 8, 256>;
+/// For proofs and `constexpr` topologies and domains: 64 CPUs, 8 nodes, 12 domain levels.
+using small_limits = limits<64, 8, 12, 256>;
 /// For the built-in machines and typical servers: 512 CPUs, 64 nodes.
 using default_limits = limits<512, 64, 16, 4096>;
 /// For the largest machines (and the hwloc corpus with node ids up to 255): 4096 CPUs.
