@@ -118,37 +118,42 @@ struct sd_flag_name {
   std::string_view name;
 };
 
+namespace detail {
+// Every flag in the bit order both kernels share, with its name in 6.1 and in mainline;
+// "" where that kernel does not have it (SD_CLUSTER is mainline's, SD_OVERLAP 6.1's).
+struct sd_flag_names_row {
+  sd_flag flag;
+  std::string_view v6_1;
+  std::string_view mainline;
+};
+inline constexpr std::array<sd_flag_names_row, sd_flag_count> sd_flag_name_table{{
+    {sd_flag::balance_newidle, "SD_BALANCE_NEWIDLE", "SD_BALANCE_NEWIDLE"},
+    {sd_flag::balance_exec, "SD_BALANCE_EXEC", "SD_BALANCE_EXEC"},
+    {sd_flag::balance_fork, "SD_BALANCE_FORK", "SD_BALANCE_FORK"},
+    {sd_flag::balance_wake, "SD_BALANCE_WAKE", "SD_BALANCE_WAKE"},
+    {sd_flag::wake_affine, "SD_WAKE_AFFINE", "SD_WAKE_AFFINE"},
+    {sd_flag::asym_cpucapacity, "SD_ASYM_CPUCAPACITY", "SD_ASYM_CPUCAPACITY"},
+    {sd_flag::asym_cpucapacity_full, "SD_ASYM_CPUCAPACITY_FULL", "SD_ASYM_CPUCAPACITY_FULL"},
+    {sd_flag::share_cpucapacity, "SD_SHARE_CPUCAPACITY", "SD_SHARE_CPUCAPACITY"},
+    {sd_flag::cluster, "", "SD_CLUSTER"},
+    {sd_flag::share_llc, "SD_SHARE_PKG_RESOURCES", "SD_SHARE_LLC"},
+    {sd_flag::serialize, "SD_SERIALIZE", "SD_SERIALIZE"},
+    {sd_flag::asym_packing, "SD_ASYM_PACKING", "SD_ASYM_PACKING"},
+    {sd_flag::prefer_sibling, "SD_PREFER_SIBLING", "SD_PREFER_SIBLING"},
+    {sd_flag::overlap, "SD_OVERLAP", ""},
+    {sd_flag::numa, "SD_NUMA", "SD_NUMA"},
+}};
+}  // namespace detail
+
 /// The flags a profile knows, in its bit order, with its names.
-[[nodiscard]] constexpr std::array<sd_flag_name, 14> sd_flag_names(kernel_profile p) noexcept {
-  if (p == kernel_profile::linux_6_1)
-    return {{{sd_flag::balance_newidle, "SD_BALANCE_NEWIDLE"},
-             {sd_flag::balance_exec, "SD_BALANCE_EXEC"},
-             {sd_flag::balance_fork, "SD_BALANCE_FORK"},
-             {sd_flag::balance_wake, "SD_BALANCE_WAKE"},
-             {sd_flag::wake_affine, "SD_WAKE_AFFINE"},
-             {sd_flag::asym_cpucapacity, "SD_ASYM_CPUCAPACITY"},
-             {sd_flag::asym_cpucapacity_full, "SD_ASYM_CPUCAPACITY_FULL"},
-             {sd_flag::share_cpucapacity, "SD_SHARE_CPUCAPACITY"},
-             {sd_flag::share_llc, "SD_SHARE_PKG_RESOURCES"},
-             {sd_flag::serialize, "SD_SERIALIZE"},
-             {sd_flag::asym_packing, "SD_ASYM_PACKING"},
-             {sd_flag::prefer_sibling, "SD_PREFER_SIBLING"},
-             {sd_flag::overlap, "SD_OVERLAP"},
-             {sd_flag::numa, "SD_NUMA"}}};
-  return {{{sd_flag::balance_newidle, "SD_BALANCE_NEWIDLE"},
-           {sd_flag::balance_exec, "SD_BALANCE_EXEC"},
-           {sd_flag::balance_fork, "SD_BALANCE_FORK"},
-           {sd_flag::balance_wake, "SD_BALANCE_WAKE"},
-           {sd_flag::wake_affine, "SD_WAKE_AFFINE"},
-           {sd_flag::asym_cpucapacity, "SD_ASYM_CPUCAPACITY"},
-           {sd_flag::asym_cpucapacity_full, "SD_ASYM_CPUCAPACITY_FULL"},
-           {sd_flag::share_cpucapacity, "SD_SHARE_CPUCAPACITY"},
-           {sd_flag::cluster, "SD_CLUSTER"},
-           {sd_flag::share_llc, "SD_SHARE_LLC"},
-           {sd_flag::serialize, "SD_SERIALIZE"},
-           {sd_flag::asym_packing, "SD_ASYM_PACKING"},
-           {sd_flag::prefer_sibling, "SD_PREFER_SIBLING"},
-           {sd_flag::numa, "SD_NUMA"}}};
+[[nodiscard]] constexpr std::array<sd_flag_name, sd_flag_count - 1> sd_flag_names(kernel_profile p) noexcept {
+  std::array<sd_flag_name, sd_flag_count - 1> out{};
+  std::size_t n = 0;
+  for (const auto& row : detail::sd_flag_name_table) {
+    const std::string_view name = p == kernel_profile::linux_6_1 ? row.v6_1 : row.mainline;
+    if (!name.empty()) out[n++] = {row.flag, name};
+  }
+  return out;
 }
 
 }  // namespace balancekit
