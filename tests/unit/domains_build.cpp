@@ -253,3 +253,29 @@ TEST_CASE("a small machine's domains are built in constant evaluation", "[domain
   STATIC_REQUIRE(smt_machine_domains_in_constant_evaluation());
   REQUIRE(smt_machine_domains_in_constant_evaluation());
 }
+
+TEST_CASE("a custom level table replaces the kernel's", "[domains]") {
+  // Only SMT and a node-wide level: no MC, so the node's cores are grouped directly.
+  domain_options custom;
+  custom.levels.push_back({"SMT", level_mask::smt, {sd_flag::share_cpucapacity, sd_flag::share_llc}});
+  custom.levels.push_back({"BOX", level_mask::node, {}});
+  const auto b = build({"package:1 l3:2 core:2 pu:2"}, custom);
+  const auto& t = *b.tree;
+  REQUIRE(t.nr_domains(0) == 2);
+  CHECK(t.name(t.domain_of(0, 1)) == "BOX");
+  CHECK(group_spans(t, 0, 1) == std::vector<std::string>{"0-1", "2-3", "4-5", "6-7"});
+}
+
+TEST_CASE("groups count their SMT cores and keep min and max capacity", "[domains]") {
+  const auto h = build(machines::hygon384.spec);
+  const auto& node = h.tree->domain_of(0, 2);  // NODE: two LLC groups of 8 cores x 2 threads
+  CHECK(h.tree->group_of(node, 0).cores == 8);
+  CHECK(h.tree->group_of(node, 0).weight == 16);
+  CHECK(h.tree->group_balance_cpu(h.tree->group_of(node, 1)) == 16);
+  const auto p = build(machines::phone8.spec);
+  const auto& mc = p.tree->domain_of(0, 1);  // the two clusters: little (446) then big (1024)
+  CHECK(p.tree->group_of(mc, 0).min_capacity == 446);
+  CHECK(p.tree->group_of(mc, 0).max_capacity == 446);
+  CHECK(p.tree->group_of(mc, 1).min_capacity == 1024);
+  CHECK(p.tree->group_of(mc, 1).capacity == 4096);
+}
