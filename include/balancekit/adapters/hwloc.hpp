@@ -532,25 +532,23 @@ template <limits_pack L>
 /// not safe while other threads read the environment or load hwloc topologies.
 template <limits_pack L>
 [[nodiscard]] status load_fsroot(const std::string& dir, topology<L>& out, import_report* report = nullptr) {
-  const std::string source = "fsroot:" + dir;
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) {
-    if (report != nullptr) {
-      report->source = source;
-      report->notes.clear();
-      report->offline_unplaced.clear();
-    }
-    out.clear();
-    return detail::io_error("no sysfs snapshot directory", dir, ec ? ec.value() : ENOENT);
-  }
   detail::env_override fsroot("HWLOC_FSROOT", dir);
   // linux only: the x86 CPUID backend would describe the host, not the snapshot.
   detail::env_override components("HWLOC_COMPONENTS", "linux,stop");
   detail::env_override thissystem("HWLOC_THISSYSTEM", "0");
   std::optional<detail::env_override> hwdata;
+  std::error_code ec;
   const std::string hwdata_dir = dir + "/var/run/hwloc";
   if (std::filesystem::is_directory(hwdata_dir, ec)) hwdata.emplace("HWLOC_DUMPED_HWDATA_DIR", hwdata_dir);
-  return detail::load_with<L>(source, [](hwloc_topology_t) { return status{}; }, out, report);
+  return detail::load_with<L>(
+      "fsroot:" + dir,
+      [&](hwloc_topology_t) -> status {
+        std::error_code dir_ec;
+        if (!std::filesystem::is_directory(dir, dir_ec))
+          return detail::io_error("no sysfs snapshot directory", dir, dir_ec ? dir_ec.value() : ENOENT);
+        return {};
+      },
+      out, report);
 }
 
 }  // namespace balancekit::hwloc

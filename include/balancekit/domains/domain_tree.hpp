@@ -552,7 +552,7 @@ constexpr status domain_tree<L>::build_into(const topology<L>& topo, const domai
     for (std::size_t l = 0; l < levels_.size(); ++l) {
       const level_info& li = levels_[l];
       const mask tl_mask = level_mask_of(topo, opts, li, cpu);
-      mask span = tl_mask & cpu_map_;
+      mask span = tl_mask;  // level masks already hold online CPUs only
       if (l > 0) span |= spans_[chain_[l - 1][cpu].span];  // "arch topology borken" fixup
       domain d;
       d.level = static_cast<std::uint8_t>(l);
