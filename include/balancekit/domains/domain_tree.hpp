@@ -646,7 +646,13 @@ constexpr status domain_tree<L>::build_into(const topology<L>& topo, const domai
       const std::size_t tmp = chain[k];
       const std::size_t parent = chain[k + 1];
       if (parent_degenerate(tmp, parent, cpu)) {
-        // Splice the parent out; PREFER_SIBLING moves down to the child, whose span matches.
+        // Splice the parent out. Since v6.6 the grandparent's own group takes the child's
+        // flags (so MC groups keep SD_SHARE_CPUCAPACITY when a degenerate CLS goes away).
+        if (profile_ == kernel_profile::mainline && k + 2 < chain.size()) {
+          const domain& gp = chain_[chain[k + 2]][cpu];
+          groups_[refs_[gp.groups + gp.rotation]].flags = chain_[tmp][cpu].flags;
+        }
+        // PREFER_SIBLING moves down to the child, whose span matches.
         if (chain_[parent][cpu].flags.has(sd_flag::prefer_sibling)) chain_[tmp][cpu].flags.set(sd_flag::prefer_sibling);
         for (std::size_t j = k + 1; j + 1 < chain.size(); ++j) chain[j] = chain[j + 1];
         chain.pop_back();
@@ -657,6 +663,12 @@ constexpr status domain_tree<L>::build_into(const topology<L>& topo, const domai
     if (!chain.empty() && degenerate(chain[0], cpu)) {
       for (std::size_t j = 0; j + 1 < chain.size(); ++j) chain[j] = chain[j + 1];
       chain.pop_back();
+      // The new bottom's groups held the destroyed child's flags. The kernel's loop here
+      // never advances, so it clears only this CPU's own group (every CPU does its own).
+      if (!chain.empty()) {
+        const domain& bottom = chain_[chain[0]][cpu];
+        groups_[refs_[bottom.groups + bottom.rotation]].flags = sd_flags{};
+      }
     }
     attached_[cpu] = chain;
   }

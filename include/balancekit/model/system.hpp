@@ -1,0 +1,284 @@
+/// \file
+/// The deterministic system model: tasks on per-CPU run queues, balanced in rounds.
+///
+/// A round advances time by `round_length` and lets every CPU of the map, in ascending
+/// id order, run its periodic balance (`balancer::on_tick`) once, applying the decisions
+/// at once so later CPUs see them. A CPU whose last task another CPU pulled away runs its
+/// newly idle balance right after that call (as schedule() would), in ascending order.
+/// Between rounds the caller may apply workload events: fork, wake, block, exit; a CPU
+/// left without tasks by block or exit runs its newly idle balance at once.
+///
+/// Signals. The model owns PELT's steady state instead of integrating it: each task has
+/// a `weight` and a `demand` (its utilization when it runs alone, 0..1024). On a CPU of
+/// capacity C whose tasks' demands add up to D:
+///  - D <= C: every task runs when it wants: util = runnable = demand;
+///  - D > C:  the CPU is shared in proportion to demand: util = demand * C / D, and a
+///    task is runnable for min(1024, demand * D / C);
+///  - load = weight * runnable / 1024, h_load = load (no cgroups), util_est = util.
+/// CPU sums are the sums over its tasks. The signals are refreshed at the start of each
+/// round and after each event; within a round, moved tasks carry their values with them,
+/// as PELT's detach/attach do.
+///
+/// Cache hotness. The task a CPU runs is marked as having started at the round's time;
+/// queued tasks keep older start times. With the default round length every queued task
+/// is cold, so hotness never blocks the model's balancing (unit tests cover it).
+///
+/// Everything is sized by `limits` and nothing allocates; the object is large (it holds a
+/// snapshot and the balance state), so keep it in caller-owned storage.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <balancekit/balancer.hpp>
+#include <balancekit/core/static_vector.hpp>
+
+namespace balancekit::model {
+
+/// A task as a workload describes it.
+template <limits_pack L>
+struct task_spec {
+  std::uint64_t id = 0;
+  std::uint64_t weight = nice_0_load;            ///< nice-0 = 1024; an autogroup share is smaller
+  std::uint64_t demand = sched_capacity_scale;   ///< utilization when alone; 1024 = CPU hog
+  cpumask<L::max_cpus> allowed = ~cpumask<L::max_cpus>{};
+};
+
+/// One migration of the run, with the round it happened in.
+struct logged_migration {
+  std::uint32_t round = 0;
+  migration move{};
+};
+
+/// What one round did.
+struct round_report {
+  std::uint32_t round = 0;
+  std::uint32_t migrations = 0;
+  std::uint32_t idle_cpus = 0;        ///< after the round
+  std::uint32_t overloaded_cpus = 0;  ///< CPUs running two or more tasks, after the round
+};
+
+/// The model. `LogCapacity` bounds the migration log; later migrations are counted in
+/// `dropped_log_entries()` but not kept.
+template <class P, limits_pack L, std::size_t LogCapacity = 4 * L::max_tasks>
+class system {
+public:
+  using tree_type = domain_tree<L>;
+  using snapshot_type = snapshot<L>;
+  using result_type = typename balancer<P, L>::result_type;
+  static constexpr std::uint32_t none = snapshot_type::none;
+
+  constexpr explicit system(const tree_type& tree) noexcept : balancer_(tree) {}
+
+  /// Empties the run queues and resets the balance state at time `start`. Every CPU of
+  /// the map gets its topology capacity from the domain tree's group records.
+  constexpr void reset(nanoseconds start = 0) {
+    const tree_type& tree = balancer_.tree();
+    snap_.clear();
+    for (std::size_t c = 0; c < L::max_cpus; ++c) {
+      cpu_state& s = snap_.cpus[c];
+      s.capacity = s.arch_capacity = capacity_of(c);
+    }
+    state_.reset(tree, start, P::tunables);
+    now_ = start;
+    round_ = 0;
+    log_.clear();
+    dropped_ = 0;
+    total_migrations_ = 0;
+  }
+
+  /// The time that passes in one round. By default every domain is due in every round:
+  /// one jiffy more than the longest balance interval the kernel allows
+  /// (max_load_balance_interval = HZ * online CPUs / 10).
+  [[nodiscard]] constexpr nanoseconds default_round_length() const noexcept {
+    const balance_tunables tun = P::tunables;
+    const jiffies_t j = max_load_balance_interval(tun.hz, balancer_.tree().cpu_map().weight()) + 1;
+    return j * (1'000'000'000 / static_cast<nanoseconds>(tun.hz));
+  }
+  constexpr void set_round_length(nanoseconds ns) noexcept { round_length_ = ns; }
+
+  // -- workload events ----------------------------------------------------------------
+  /// A new task queued on `cpu`; returns its index, or `none` when the model is full or
+  /// `cpu` is not in the map or not allowed for the task.
+  constexpr std::uint32_t fork(const task_spec<L>& spec, std::size_t cpu) {
+    if (!balancer_.tree().cpu_map().test(cpu) || !spec.allowed.test(cpu)) return none;
+    task_state<L> t;
+    t.id = spec.id;
+    t.weight = spec.weight;
+    t.allowed = spec.allowed;
+    const std::uint32_t i = snap_.add_task(t, cpu, false);
+    if (i == none) return none;
+    demand_[i] = spec.demand;
+    // add_task leaves the sums to the embedder; the model recomputes them.
+    if (snap_.curr(cpu) == none) snap_.set_curr(i);
+    refresh();
+    return i;
+  }
+  /// A dequeued task wakes on `cpu`.
+  constexpr bool wake(std::uint32_t t, std::size_t cpu) {
+    if (t >= snap_.tasks().size() || snap_.queued(t) || exited_.test(t)) return false;
+    if (!balancer_.tree().cpu_map().test(cpu) || !snap_.task_at(t).allowed.test(cpu)) return false;
+    snap_.enqueue_task(t, cpu);
+    refresh();
+    return true;
+  }
+  /// A queued task blocks; its CPU balances if that left it idle.
+  constexpr result_type block(std::uint32_t t) { return leave(t, false); }
+  /// A queued task exits for good.
+  constexpr result_type exit(std::uint32_t t) { return leave(t, true); }
+
+  // -- rounds -----------------------------------------------------------------------------
+  /// One round: time advances, every CPU balances once.
+  constexpr round_report round() {
+    const nanoseconds step = round_length_ > 0 ? round_length_ : default_round_length();
+    now_ += step;
+    ++round_;
+    refresh();
+    for (std::size_t c : balancer_.tree().cpu_map()) {
+      const std::uint32_t t = snap_.curr(c);
+      if (t != none) snap_.task_at(t).exec_start = now_;
+    }
+    round_report rep{round_, 0, 0, 0};
+    for (std::size_t c : balancer_.tree().cpu_map()) {
+      busy_before_ = busy_mask();
+      rep.migrations += record(balancer_.on_tick(c, now_, snap_, state_));
+      rep.migrations += newidle_for_emptied();
+    }
+    for (std::size_t c : balancer_.tree().cpu_map()) {
+      if (snap_.cpus[c].nr_running == 0) ++rep.idle_cpus;
+      if (snap_.cpus[c].nr_running >= 2) ++rep.overloaded_cpus;
+    }
+    return rep;
+  }
+
+  /// Rounds until one moves nothing `quiet_rounds` times in a row, or `max_rounds`.
+  /// Returns the number of rounds run up to and including the last one that moved a task
+  /// (0 when nothing ever moved); `converged` says whether the quiet streak was reached.
+  constexpr std::uint32_t run_to_fixpoint(std::uint32_t max_rounds, std::uint32_t quiet_rounds, bool& converged) {
+    std::uint32_t quiet = 0;
+    std::uint32_t last_active = 0;
+    const std::uint32_t first = round_;
+    converged = false;
+    while (round_ - first < max_rounds) {
+      const round_report r = round();
+      if (r.migrations == 0) {
+        if (++quiet >= quiet_rounds) {
+          converged = true;
+          break;
+        }
+      } else {
+        quiet = 0;
+        last_active = round_ - first;
+      }
+    }
+    return last_active;
+  }
+
+  // -- what the model holds ------------------------------------------------------------
+  [[nodiscard]] constexpr const snapshot_type& snap() const noexcept { return snap_; }
+  [[nodiscard]] constexpr const balance_state<L>& state() const noexcept { return state_; }
+  [[nodiscard]] constexpr const tree_type& tree() const noexcept { return balancer_.tree(); }
+  [[nodiscard]] constexpr nanoseconds now() const noexcept { return now_; }
+  [[nodiscard]] constexpr std::uint32_t rounds() const noexcept { return round_; }
+  [[nodiscard]] constexpr const static_vector<logged_migration, LogCapacity>& log() const noexcept { return log_; }
+  [[nodiscard]] constexpr std::uint64_t dropped_log_entries() const noexcept { return dropped_; }
+  [[nodiscard]] constexpr std::uint64_t total_migrations() const noexcept { return total_migrations_; }
+  [[nodiscard]] constexpr std::uint64_t demand(std::uint32_t t) const { return demand_[t]; }
+  [[nodiscard]] constexpr bool exited(std::uint32_t t) const { return exited_.test(t); }
+
+  /// Recomputes every signal from the tasks (see the file comment).
+  constexpr void refresh() {
+    for (std::size_t c : balancer_.tree().cpu_map()) refresh_cpu(c);
+  }
+
+private:
+  constexpr std::uint64_t capacity_of(std::size_t c) const {
+    const tree_type& tree = balancer_.tree();
+    if (!tree.cpu_map().test(c)) return sched_capacity_scale;
+    if (tree.nr_domains(c) == 0) return tree.max_cpu_capacity();
+    // The lowest domain's groups are single CPUs, each with its own capacity record.
+    return tree.group_of(tree.domain_of(c, 0), 0).min_capacity;
+  }
+
+  constexpr void refresh_cpu(std::size_t c) {
+    cpu_state& s = snap_.cpus[c];
+    std::uint64_t d = 0;
+    for (std::uint32_t t = snap_.head(c); t != none; t = snap_.next(t)) d += demand_[t];
+    const std::uint64_t cap = s.capacity;
+    s.nr_running = s.h_nr_runnable = 0;
+    s.load = s.util = s.util_est = s.runnable = 0;
+    for (std::uint32_t t = snap_.head(c); t != none; t = snap_.next(t)) {
+      task_state<L>& p = snap_.task_at(t);
+      const std::uint64_t dem = demand_[t];
+      if (d <= cap) {
+        p.util = dem;
+        p.runnable = dem;
+      } else {
+        p.util = dem * cap / d;
+        const std::uint64_t r = dem * d / cap;
+        p.runnable = r < sched_capacity_scale ? r : sched_capacity_scale;
+      }
+      p.util_est = p.util;
+      p.load = p.weight * p.runnable / sched_capacity_scale;
+      p.h_load = p.load;
+      ++s.nr_running;
+      ++s.h_nr_runnable;
+      s.load += p.load;
+      s.util += p.util;
+      s.util_est += p.util_est;
+      s.runnable += p.runnable;
+    }
+  }
+
+  constexpr cpumask<L::max_cpus> busy_mask() const {
+    cpumask<L::max_cpus> m;
+    for (std::size_t c : balancer_.tree().cpu_map())
+      if (snap_.cpus[c].nr_running != 0) m.set(c);
+    return m;
+  }
+
+  // CPUs that had work before the last call and have none now balance as newly idle.
+  constexpr std::uint32_t newidle_for_emptied() {
+    std::uint32_t n = 0;
+    for (std::size_t c : busy_before_)
+      if (snap_.cpus[c].nr_running == 0) n += record(balancer_.on_newidle(c, now_, snap_, state_));
+    return n;
+  }
+
+  constexpr std::uint32_t record(const result_type& r) {
+    for (const migration& m : r.migrations) {
+      if (!log_.try_push_back(logged_migration{round_, m})) ++dropped_;
+    }
+    total_migrations_ += r.migrations.size();
+    return static_cast<std::uint32_t>(r.migrations.size());
+  }
+
+  constexpr result_type leave(std::uint32_t t, bool for_good) {
+    result_type out;
+    if (t >= snap_.tasks().size() || !snap_.queued(t)) return out;
+    const std::size_t c = snap_.cpu_of(t);
+    snap_.dequeue_task(t);
+    if (for_good) exited_.set(t);
+    refresh();
+    if (snap_.cpus[c].nr_running == 0) {
+      out = balancer_.on_newidle(c, now_, snap_, state_);
+      record(out);
+    }
+    return out;
+  }
+
+  balancer<P, L> balancer_;
+  snapshot_type snap_{};
+  balance_state<L> state_{};
+  std::array<std::uint64_t, L::max_tasks> demand_{};
+  cpumask<L::max_tasks> exited_{};
+  cpumask<L::max_cpus> busy_before_{};
+  nanoseconds now_ = 0;
+  nanoseconds round_length_ = 0;
+  std::uint32_t round_ = 0;
+  static_vector<logged_migration, LogCapacity> log_{};
+  std::uint64_t dropped_ = 0;
+  std::uint64_t total_migrations_ = 0;
+};
+
+}  // namespace balancekit::model

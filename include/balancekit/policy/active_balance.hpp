@@ -1,0 +1,30 @@
+/// \file
+/// Active balancing: when nothing could be pulled, ask the busiest CPU's stopper to push
+/// the task it is running.
+///
+/// kernel: need_active_balance(), imbalanced_active_balance(), asym_active_balance(),
+/// active_load_balance_cpu_stop(), detach_one_task() — kernel/sched/fair.c (v6.16).
+#pragma once
+
+#include <balancekit/stats/group_stats.hpp>
+#include <balancekit/stats/lb_env.hpp>
+
+namespace balancekit {
+
+/// The Linux rule for when a failed balance escalates to an active one.
+/// (The asym-packing case needs SD_ASYM_PACKING, which no built domain has.)
+struct linux_active_balance {
+  template <limits_pack L>
+  [[nodiscard]] static constexpr bool needed(const lb_env<L>& env) {
+    // kernel: imbalanced_active_balance(): affinity or hotness kept failing.
+    if (env.mtype == migration_type::migrate_task && env.nr_balance_failed > env.sd->cache_nice_tries + 2U) return true;
+    const cpu_state& src = env.cpu(env.src_cpu);
+    // A lone task on a CPU that RT/IRQ squeeze, with clearly more room on dst.
+    if (env.dst_idle() && src.h_nr_runnable == 1 && check_cpu_capacity(src, env.sd->imbalance_pct) &&
+        src.capacity * env.sd->imbalance_pct < env.cpu(env.dst_cpu).capacity * 100)
+      return true;
+    return env.mtype == migration_type::migrate_misfit;
+  }
+};
+
+}  // namespace balancekit

@@ -1,0 +1,145 @@
+/// \file
+/// Which tasks leave the busiest run queue, and how many.
+///
+/// kernel: can_migrate_task(), task_hot(), detach_tasks(), attach_tasks(),
+/// task_fits_cpu() — kernel/sched/fair.c (v6.16).
+///
+/// Not modelled: delayed-dequeue tasks, CFS bandwidth throttling, per-CPU kthreads
+/// (give them a one-CPU affinity), proxy execution, core scheduling cookies, NUMA
+/// locality (`migrate_degrades_locality` returns 0 for tasks without NUMA faults, which
+/// is every task until the NUMA-balancing policies fill them), and the CACHE_HOT_BUDDY
+/// test (the snapshot carries no next-buddy hint; NEXT_BUDDY is off by default).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <balancekit/stats/group_stats.hpp>
+#include <balancekit/stats/lb_env.hpp>
+
+namespace balancekit {
+
+/// kernel: task_util_est().
+template <limits_pack L>
+[[nodiscard]] constexpr std::uint64_t task_util_est(const task_state<L>& p) noexcept {
+  return p.util > p.util_est ? p.util : p.util_est;
+}
+
+/// kernel: task_fits_cpu() without uclamp: the task's utilization fits the CPU with 20% headroom.
+template <limits_pack L>
+[[nodiscard]] constexpr bool task_fits_cpu(const task_state<L>& p, const cpu_state& c) noexcept {
+  return fits_capacity(task_util_est(p), c.capacity);
+}
+
+/// kernel: task_hot(): the task ran on its CPU within the last `migration_cost`, so its
+/// cache is probably still warm there. SMT siblings share their caches.
+template <limits_pack L>
+[[nodiscard]] constexpr bool task_hot(const lb_env<L>& env, const task_state<L>& p) noexcept {
+  if (env.has(sd_flag::share_cpucapacity)) return false;
+  if (env.tun.migration_cost < 0) return true;
+  if (env.tun.migration_cost == 0) return false;
+  return env.now - p.exec_start < env.tun.migration_cost;
+}
+
+/// kernel: can_migrate_task(): may task `t` (queued on env.src_cpu) move to env.dst_cpu?
+/// Updates the LBF_* flags and the alternative destination as the kernel does.
+template <limits_pack L>
+[[nodiscard]] constexpr bool can_migrate_task(lb_env<L>& env, std::uint32_t t) {
+  const task_state<L>& p = env.snap->task_at(t);
+  if (env.nr_balance_failed == 0 && env.cpu(env.dst_cpu).h_nr_runnable != 0 && !p.eligible) return false;
+  if (!p.allowed.test(env.dst_cpu)) {
+    env.flags |= lbf::some_pinned;
+    // Remember another CPU of our group the task could go to (not when newly idle, not
+    // twice in a pass, not for an active balance).
+    if (env.idle == cpu_idle_type::newly_idle || (env.flags & (lbf::dst_pinned | lbf::active_lb)) != 0) return false;
+    const auto candidates = env.dst_grpmask & env.cpus & p.allowed;
+    if (candidates.any()) {
+      env.flags |= lbf::dst_pinned;
+      env.new_dst_cpu = candidates.first();
+    }
+    return false;
+  }
+  env.flags &= ~lbf::all_pinned;  // at least one task could run on dst
+  // The active-balance stopper has preempted the task that was running.
+  if (env.snap->running(t) && (env.flags & lbf::active_lb) == 0) return false;
+  if ((env.flags & lbf::active_lb) != 0) return true;
+  const bool hot = task_hot(env, p);
+  return !hot || env.nr_balance_failed > env.sd->cache_nice_tries;
+}
+
+/// Tasks taken off the source in one pass, in detach order (kernel: env->tasks).
+using detached_tasks = static_vector<std::uint32_t, 64>;
+
+/// The Linux rule for detaching: walk the source queue from its tail (least recently
+/// queued), take what can move until the imbalance is spent, `loop_max` tasks were
+/// looked at, or an idle destination would leave the source empty. Tasks that cannot
+/// move are rotated to the head, as the kernel's list_move() does.
+struct linux_detach {
+  template <limits_pack L>
+  static constexpr std::size_t detach(lb_env<L>& env, detached_tasks& out) {
+    snapshot<L>& snap = *env.snap;
+    const std::size_t src = env.src_cpu;
+    std::size_t detached = 0;
+    if (snap.cpus[src].nr_running <= 1) {
+      env.flags &= ~lbf::all_pinned;
+      return 0;
+    }
+    if (env.imbalance <= 0) return 0;
+    // loop_max <= nr_migrate == loop_break, so the kernel's LBF_NEED_BREAK never fires here.
+    while (snap.tail(src) != snapshot<L>::none && !out.full()) {
+      if (env.dst_idle() && snap.cpus[src].nr_running <= 1) break;  // never steal the last task
+      if (++env.loop > env.loop_max) break;
+      const std::uint32_t t = snap.tail(src);
+      if (!can_migrate_task(env, t) || !take(env, snap.task_at(t))) {
+        snap.rotate_to_head(t);
+        continue;
+      }
+      snap.dequeue_task(t);
+      out.push_back(t);
+      ++detached;
+      if (env.tun.newidle_one_task && env.idle == cpu_idle_type::newly_idle) break;
+      if (env.imbalance <= 0) break;
+    }
+    return detached;
+  }
+
+private:
+  // The amount test and bookkeeping of detach_tasks(); false means "skip this task".
+  template <limits_pack L>
+  static constexpr bool take(lb_env<L>& env, const task_state<L>& p) {
+    // kernel: shr_bound(): the bar drops by half with every failed attempt.
+    const auto shr_bound = [&](std::uint64_t v) { return v >> (env.nr_balance_failed < 63 ? env.nr_balance_failed : 63); };
+    switch (env.mtype) {
+      case migration_type::migrate_load: {
+        const std::uint64_t h_load = p.h_load > 0 ? p.h_load : 1;
+        if (env.tun.lb_min && h_load < 16 && env.nr_balance_failed == 0) return false;
+        if (shr_bound(h_load) > static_cast<std::uint64_t>(env.imbalance)) return false;
+        env.imbalance -= static_cast<std::int64_t>(h_load);
+        return true;
+      }
+      case migration_type::migrate_util: {
+        const std::uint64_t u = task_util_est(p);
+        if (shr_bound(u) > static_cast<std::uint64_t>(env.imbalance)) return false;
+        env.imbalance -= static_cast<std::int64_t>(u);
+        return true;
+      }
+      case migration_type::migrate_task:
+        --env.imbalance;
+        return true;
+      case migration_type::migrate_misfit:
+        if (task_fits_cpu(p, env.cpu(env.src_cpu))) return false;
+        env.imbalance = 0;
+        return true;
+    }
+    return false;
+  }
+};
+
+/// kernel: attach_tasks(): the detached tasks join `dst`, last detached first, so the
+/// first one detached ends at the head of the destination's queue.
+template <limits_pack L>
+constexpr void attach_tasks(snapshot<L>& snap, const detached_tasks& tasks, std::size_t dst) {
+  for (std::size_t i = tasks.size(); i-- > 0;) snap.enqueue_task(tasks[i], dst);
+}
+
+}  // namespace balancekit

@@ -1,0 +1,247 @@
+/// \file
+/// What the balancer reads: per-CPU and per-task state, filled by the embedder.
+///
+/// kernel: the fields of struct rq / struct cfs_rq / struct sched_entity that
+/// kernel/sched/fair.c's load balancer reads (PELT averages, nr_running, capacity, misfit
+/// load, NUMA counters, avg_idle), and each rq's `cfs_tasks` list.
+///
+/// `cpu_state` and `task_state` are plain aggregates. `snapshot` holds them together with
+/// each CPU's queue in the kernel's `cfs_tasks` order (the head is the most recently
+/// enqueued task; the balancer scans from the tail), and moves a task the way the kernel's
+/// detach_task()/attach_task() do: the task's averages leave the source CPU's sums and
+/// join the destination's. Nothing here recomputes PELT; the embedder (or `model/`) owns
+/// the signals.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include <balancekit/core/cpumask.hpp>
+#include <balancekit/core/limits.hpp>
+#include <balancekit/core/static_vector.hpp>
+#include <balancekit/core/units.hpp>
+#include <balancekit/detail/contracts.hpp>
+
+namespace balancekit {
+
+/// Time in nanoseconds, as `rq_clock` / `sched_clock` give it.
+using nanoseconds = std::int64_t;
+
+/// One CPU's run-queue state. Loads, utilizations and capacities use the kernel's scales
+/// (a nice-0 task weighs 1024; a full-size CPU has capacity 1024).
+struct cpu_state {
+  std::uint32_t nr_running = 0;       ///< rq->nr_running: tasks of every class, running one included
+  std::uint32_t h_nr_runnable = 0;    ///< rq->cfs.h_nr_runnable: fair tasks, running one included
+  std::uint64_t load = 0;             ///< cpu_load(): cfs_rq->avg.load_avg
+  std::uint64_t util = 0;             ///< cfs_rq->avg.util_avg
+  std::uint64_t util_est = 0;         ///< cfs_rq->avg.util_est
+  std::uint64_t runnable = 0;         ///< cpu_runnable(): cfs_rq->avg.runnable_avg
+  std::uint64_t capacity = sched_capacity_scale;       ///< capacity_of(): what RT/DL/IRQ leave to CFS
+  std::uint64_t arch_capacity = sched_capacity_scale;  ///< arch_scale_cpu_capacity()
+  std::uint64_t misfit_task_load = 0;  ///< rq->misfit_task_load (asymmetric-capacity machines)
+  std::uint32_t nr_numa_running = 0;   ///< tasks with a preferred node
+  std::uint32_t nr_preferred_running = 0;  ///< tasks running on their preferred node
+  nanoseconds avg_idle = 2 * 500'000;  ///< rq->avg_idle (the kernel starts it at 2 * migration cost)
+  bool ttwu_pending = false;           ///< a wakeup is queued for this CPU
+
+  /// kernel: idle_cpu(): nothing runs and no wakeup is on its way.
+  [[nodiscard]] constexpr bool is_idle() const noexcept { return nr_running == 0 && !ttwu_pending; }
+};
+
+/// kernel: cpu_util_cfs(): the larger of util_avg and util_est, capped at the CPU's
+/// original capacity.
+[[nodiscard]] constexpr std::uint64_t cpu_util_cfs(const cpu_state& c) noexcept {
+  const std::uint64_t u = c.util > c.util_est ? c.util : c.util_est;
+  return u < c.arch_capacity ? u : c.arch_capacity;
+}
+
+/// kernel: cpu_util_cfs_boost(): as cpu_util_cfs() but at least the runnable average, so
+/// a contended CPU looks as busy as its waiting tasks make it.
+[[nodiscard]] constexpr std::uint64_t cpu_util_cfs_boost(const cpu_state& c) noexcept {
+  std::uint64_t u = c.util > c.runnable ? c.util : c.runnable;
+  if (c.util_est > u) u = c.util_est;
+  return u < c.arch_capacity ? u : c.arch_capacity;
+}
+
+/// One task, as the balancer sees it.
+template <limits_pack L>
+struct task_state {
+  std::uint64_t id = 0;              ///< the embedder's handle, copied into decisions
+  std::uint64_t weight = nice_0_load;  ///< se.load.weight (scaled down, nice 0 = 1024)
+  std::uint64_t load = nice_0_load;  ///< se.avg.load_avg
+  std::uint64_t h_load = nice_0_load;  ///< task_h_load(): the load it carries up the cgroup hierarchy
+  std::uint64_t util = 0;            ///< se.avg.util_avg
+  std::uint64_t util_est = 0;        ///< task_util_est()
+  std::uint64_t runnable = 0;        ///< se.avg.runnable_avg
+  cpumask<L::max_cpus> allowed = ~cpumask<L::max_cpus>{};  ///< p->cpus_ptr
+  nanoseconds exec_start = 0;        ///< when it last started running (cache hotness)
+  /// entity_eligible() on its queue: EEVDF does not pull an ineligible task on a first
+  /// attempt when the destination has tasks.
+  bool eligible = true;
+  std::int32_t preferred_node = -1;  ///< NUMA balancing's preferred node (for later policies)
+  std::int32_t preferred_llc = -1;   ///< cache-aware scheduling's preferred LLC (for later policies)
+};
+
+/// Per-CPU and per-task state with each CPU's queue.
+///
+/// Tasks are addressed by their index in `tasks()`, which never changes. The queue of a
+/// CPU is an intrusive list, like the kernel's `rq->cfs_tasks`.
+template <limits_pack L>
+class snapshot {
+public:
+  using task = task_state<L>;
+  using mask = cpumask<L::max_cpus>;
+  static constexpr std::size_t max_cpus = L::max_cpus;
+  static constexpr std::size_t max_tasks = L::max_tasks;
+  static constexpr std::uint32_t none = 0xFFFFFFFFU;
+
+  std::array<cpu_state, max_cpus> cpus{};
+
+  /// Drops every task and resets every CPU to idle.
+  constexpr void clear() noexcept {
+    cpus.fill(cpu_state{});
+    queue_.fill(queue{});
+    tasks_.clear();
+    links_.clear();
+  }
+
+  /// Appends a task queued on `cpu` (at the head of its queue, as enqueue does) without
+  /// touching the CPU's sums: the embedder fills `cpus` itself. Returns the task's index,
+  /// or `none` when the snapshot is full.
+  constexpr std::uint32_t add_task(const task& t, std::size_t cpu, bool running = false) {
+    BALANCEKIT_EXPECTS(cpu < max_cpus);
+    if (tasks_.full()) return none;
+    const auto index = static_cast<std::uint32_t>(tasks_.size());
+    tasks_.push_back(t);
+    links_.push_back(link{});
+    link_head(index, cpu);
+    if (running) queue_[cpu].curr = index;
+    return index;
+  }
+
+  /// Moves task `t` to `dst` with the kernel's accounting (detach_task + attach_task):
+  /// counts and the task's averages leave the source and join the destination, and the
+  /// task goes to the head of the destination's queue. A task that was running stops; the
+  /// destination runs it at once if it was idle, and the source runs its next queued task.
+  constexpr void move_task(std::uint32_t t, std::size_t dst) {
+    BALANCEKIT_EXPECTS(t < tasks_.size() && dst < max_cpus);
+    const std::size_t src = links_[t].cpu;
+    if (src == dst) return;
+    const task& p = tasks_[t];
+    subtract(cpus[src], p);
+    add(cpus[dst], p);
+    const bool was_running = queue_[src].curr == t;
+    unlink(t);
+    link_head(t, dst);
+    if (was_running) queue_[src].curr = queue_[src].head;
+    if (queue_[dst].curr == none) queue_[dst].curr = t;
+  }
+
+  /// Removes task `t` from its CPU's queue and sums (the task exits or blocks). Its index
+  /// stays valid, its state is kept, and `cpu_of(t)` becomes `npos`.
+  constexpr void dequeue_task(std::uint32_t t) {
+    BALANCEKIT_EXPECTS(t < tasks_.size() && queued(t));
+    const std::size_t src = links_[t].cpu;
+    subtract(cpus[src], tasks_[t]);
+    const bool was_running = queue_[src].curr == t;
+    unlink(t);
+    links_[t].cpu = npos;
+    if (was_running) queue_[src].curr = queue_[src].head;
+  }
+
+  /// Puts a dequeued task back on `cpu` (a wakeup), adding it to the CPU's sums.
+  constexpr void enqueue_task(std::uint32_t t, std::size_t cpu) {
+    BALANCEKIT_EXPECTS(t < tasks_.size() && !queued(t) && cpu < max_cpus);
+    add(cpus[cpu], tasks_[t]);
+    link_head(t, cpu);
+    if (queue_[cpu].curr == none) queue_[cpu].curr = t;
+  }
+
+  /// Moves a queued task to the head of its CPU's queue (kernel: list_move() onto
+  /// cfs_tasks, which detach_tasks() does with tasks it skips).
+  constexpr void rotate_to_head(std::uint32_t t) {
+    BALANCEKIT_EXPECTS(t < tasks_.size() && queued(t));
+    const std::size_t cpu = links_[t].cpu;
+    unlink(t);
+    link_head(t, cpu);
+  }
+
+  // -- queries
+  [[nodiscard]] constexpr const static_vector<task, max_tasks>& tasks() const noexcept { return tasks_; }
+  /// Mutable access to a task's own fields (its queue position is not part of them).
+  [[nodiscard]] constexpr task& task_at(std::uint32_t t) { return tasks_[t]; }
+  [[nodiscard]] constexpr const task& task_at(std::uint32_t t) const { return tasks_[t]; }
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  /// The CPU task `t` is queued on, or `npos` when dequeued.
+  [[nodiscard]] constexpr std::size_t cpu_of(std::uint32_t t) const { return links_[t].cpu; }
+  [[nodiscard]] constexpr bool queued(std::uint32_t t) const { return links_[t].cpu != npos; }
+  /// The task running on `cpu` (kernel: rq->curr when it is a fair task), or `none`.
+  [[nodiscard]] constexpr std::uint32_t curr(std::size_t cpu) const { return queue_[cpu].curr; }
+  [[nodiscard]] constexpr bool running(std::uint32_t t) const { return queued(t) && queue_[links_[t].cpu].curr == t; }
+  /// Marks `t` as the task running on its CPU.
+  constexpr void set_curr(std::uint32_t t) {
+    BALANCEKIT_EXPECTS(queued(t));
+    queue_[links_[t].cpu].curr = t;
+  }
+  /// Head (most recently enqueued) and tail of a CPU's queue, and the walk between them.
+  [[nodiscard]] constexpr std::uint32_t head(std::size_t cpu) const { return queue_[cpu].head; }
+  [[nodiscard]] constexpr std::uint32_t tail(std::size_t cpu) const { return queue_[cpu].tail; }
+  [[nodiscard]] constexpr std::uint32_t next(std::uint32_t t) const { return links_[t].next; }
+  [[nodiscard]] constexpr std::uint32_t prev(std::uint32_t t) const { return links_[t].prev; }
+  [[nodiscard]] constexpr std::uint32_t queue_length(std::size_t cpu) const { return queue_[cpu].length; }
+
+private:
+  struct link {
+    std::uint32_t prev = none;  // towards the head
+    std::uint32_t next = none;  // towards the tail
+    std::size_t cpu = npos;
+  };
+  struct queue {
+    std::uint32_t head = none;
+    std::uint32_t tail = none;
+    std::uint32_t curr = none;
+    std::uint32_t length = 0;
+  };
+
+  static constexpr void add(cpu_state& c, const task& p) noexcept {
+    ++c.nr_running;
+    ++c.h_nr_runnable;
+    c.load += p.load;
+    c.util += p.util;
+    c.util_est += p.util_est;
+    c.runnable += p.runnable;
+  }
+  // Like the kernel's sub_positive(): PELT sums never go below zero.
+  static constexpr void subtract(cpu_state& c, const task& p) noexcept {
+    auto sub = [](auto& v, auto d) { v = v > d ? v - d : 0; };
+    sub(c.nr_running, 1U);
+    sub(c.h_nr_runnable, 1U);
+    sub(c.load, p.load);
+    sub(c.util, p.util);
+    sub(c.util_est, p.util_est);
+    sub(c.runnable, p.runnable);
+  }
+  constexpr void link_head(std::uint32_t t, std::size_t cpu) {
+    queue& q = queue_[cpu];
+    links_[t] = link{none, q.head, cpu};
+    if (q.head != none) links_[q.head].prev = t;
+    q.head = t;
+    if (q.tail == none) q.tail = t;
+    ++q.length;
+  }
+  constexpr void unlink(std::uint32_t t) {
+    link& l = links_[t];
+    queue& q = queue_[l.cpu];
+    if (l.prev != none) links_[l.prev].next = l.next; else q.head = l.next;
+    if (l.next != none) links_[l.next].prev = l.prev; else q.tail = l.prev;
+    --q.length;
+    l.prev = l.next = none;
+  }
+
+  static_vector<task, max_tasks> tasks_{};
+  static_vector<link, max_tasks> links_{};
+  std::array<queue, max_cpus> queue_{};
+};
+
+}  // namespace balancekit

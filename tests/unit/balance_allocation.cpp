@@ -1,0 +1,129 @@
+// The balancing paths never touch the heap: statistics, decisions, whole balances and
+// model rounds on the 384-CPU machine. Big objects are allocated before counting starts.
+#include <balancekit/balancer.hpp>
+#include <balancekit/domains.hpp>
+#include <balancekit/model/system.hpp>
+#include <balancekit/topology/machines.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/alloc_counter.hpp"
+
+using namespace balancekit;
+
+namespace {
+using L = default_limits;
+using tree_t = domain_tree<L>;
+// No sgc->imbalance flags (a typed null: the functions deduce the limits from it).
+constexpr const group_imbalance_flags<L>* no_flags = nullptr;
+using sys_t = model::system<linux_defaults, L>;
+
+struct hygon {
+  std::unique_ptr<topology<L>> topo = std::make_unique<topology<L>>();
+  std::unique_ptr<tree_t> tree = std::make_unique<tree_t>();
+  std::unique_ptr<sys_t> sys;
+};
+
+// hygon384 with 600 CPU hogs: task i on CPU i % 300, so CPUs 0-299 run two hogs each and
+// CPUs 300-383 are idle (the last node of socket 1 and part of the one before).
+std::unique_ptr<hygon> loaded_hygon() {
+  auto h = std::make_unique<hygon>();
+  const status s = make_topology(machines::hygon384.spec, *h->topo);
+  INFO((s ? "" : std::string(s.error_value().message.view())));
+  REQUIRE(s.ok());
+  domain_options opts;
+  opts.profile = kernel_profile::mainline;
+  const status d = tree_t::build(*h->topo, opts, *h->tree);
+  INFO((d ? "" : std::string(d.error_value().message.view())));
+  REQUIRE(d.ok());
+  h->sys = std::make_unique<sys_t>(*h->tree);
+  h->sys->reset();
+  for (std::uint32_t i = 0; i < 600; ++i) REQUIRE(h->sys->fork({i + 1, nice_0_load, 1024}, i % 300) != sys_t::none);
+  return h;
+}
+}  // namespace
+
+TEST_CASE("the allocation counter sees a vector's allocation", "[allocation]") {
+  // Guards the guard: with operator new not replaced, every check below would pass.
+  std::vector<int> v;
+  const std::size_t n = test::allocations_during([&] {
+    v.push_back(1);
+    v.push_back(2);
+  });
+  CHECK(n >= 1);
+  CHECK(v.size() == 2);
+}
+
+TEST_CASE("group statistics and the busiest-group decision allocate nothing at any level of hygon384",
+          "[allocation][balance]") {
+  const auto h = loaded_hygon();
+  const tree_t& tree = *h->tree;
+  auto snap = std::make_unique<snapshot<L>>(h->sys->snap());
+  const std::size_t nr = tree.nr_domains(0);
+  // SMT, MC, NODE... : CPU 0 of hygon384 has at least SMT, MC and two NUMA levels.
+  REQUIRE(nr >= 4);
+  for (std::size_t k = 0; k < nr; ++k) {
+    const auto& sd = tree.domain_of(0, k);
+    INFO("level " << std::string(tree.name(sd)));
+    for (const cpu_idle_type idle : {cpu_idle_type::not_idle, cpu_idle_type::idle}) {
+      lb_env<L> env;
+      env.tree = &tree;
+      env.snap = snap.get();
+      env.sd = &sd;
+      env.parent = k + 1 < nr ? &tree.domain_of(0, k + 1) : nullptr;
+      env.dst_cpu = 0;
+      env.idle = idle;
+      env.cpus = tree.span(sd) & tree.cpu_map();
+      env.dst_grpmask = tree.balance_mask(tree.group_of(sd, 0));
+      sd_lb_stats sds;
+      src_group_verdict verdict = src_group_verdict::balanced;
+      const std::size_t n = test::allocations_during([&] {
+        update_sd_lb_stats(env, no_flags, sds);
+        verdict = find_src_group_decision(env, sds);
+      });
+      CHECK(n == 0);
+      // The statistics were really computed: the local group holds CPU 0's two hogs.
+      CHECK(sds.local == 0);
+      CHECK(sds.local_stat.sum_nr_running >= 2);
+      (void)verdict;
+    }
+  }
+}
+
+TEST_CASE("a periodic and a newly idle balance on hygon384 allocate nothing", "[allocation][balance]") {
+  const auto h = loaded_hygon();
+  const tree_t& tree = *h->tree;
+  auto snap = std::make_unique<snapshot<L>>(h->sys->snap());
+  auto state = std::make_unique<balance_state<L>>();
+  state->reset(tree, 0);
+  const balancer<linux_defaults, L> b{tree};
+  const nanoseconds now = h->sys->default_round_length();
+
+  // CPU 300 is idle, first of its LLC: its tick balances every level and pulls.
+  balance_result<L> tick;
+  const std::size_t n_tick = test::allocations_during([&] { tick = b.on_tick(300, now, *snap, *state); });
+  CHECK(n_tick == 0);
+  CHECK(tick.domains_balanced > 0);
+  CHECK_FALSE(tick.migrations.empty());
+
+  // CPU 301 runs out of work: the root domain is overloaded (CPUs with two hogs), so it
+  // balances newly idle and pulls one task.
+  balance_result<L> idle;
+  const std::size_t n_idle = test::allocations_during([&] { idle = b.on_newidle(301, now, *snap, *state); });
+  CHECK(n_idle == 0);
+  CHECK(idle.domains_balanced > 0);
+}
+
+TEST_CASE("a model round on hygon384 with 600 hogs allocates nothing", "[allocation][model]") {
+  const auto h = loaded_hygon();
+  model::round_report r{};
+  const std::size_t n = test::allocations_during([&] { r = h->sys->round(); });
+  CHECK(n == 0);
+  CHECK(r.round == 1);
+  CHECK(r.migrations > 0);  // 84 idle CPUs next to 300 CPUs with a waiting hog
+}
