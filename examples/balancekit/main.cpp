@@ -1,8 +1,13 @@
-// The balancekit command line: look at machines as balancekit sees them.
+// The balancekit command line: look at machines as balancekit sees them, and run the
+// balancer in the system model.
 //
 // Exit codes: 0 success, 2 bad input (the message on stderr says what and where),
 // 1 anything else (an I/O failure reading a file).
 #include <balancekit/balancekit.hpp>
+#include <balancekit/check/invariants.hpp>
+#include <balancekit/model/system.hpp>
+#include <balancekit/policy/ipanema.hpp>
+#include <balancekit/policy/wasted_cores.hpp>
 #if BALANCEKIT_CLI_HAS_HWLOC
 #include <balancekit/adapters/hwloc.hpp>
 #endif
@@ -166,6 +171,86 @@ int run_domains(const domains_options& o) {
   return 0;
 }
 
+struct balance_options {
+  topology_options machine;
+  std::string rules = "linux";
+  std::size_t tasks = 0;  // 0: 1.5 per CPU
+  std::size_t start = 0;
+  bool spread = false;
+  std::uint64_t weight = nice_0_load;
+  std::uint64_t demand = sched_capacity_scale;
+  std::uint32_t rounds = 200;
+  std::uint32_t quiet = 8;
+};
+
+struct min_load_rules : linux_defaults {
+  using src_group = wasted_cores::min_load_src_group;
+};
+struct ipanema_rules : linux_defaults {
+  using detach = ipanema::steal;
+  using active_balance = ipanema::no_active_balance;
+};
+
+template <class Rules>
+int simulate(const balance_options& o, const loaded& m, const cli_domains& tree) {
+  using L = large_limits;
+  auto sys = std::make_unique<model::system<Rules, L>>(tree);
+  sys->reset();
+  const auto& online = m.topology->online();
+  const std::size_t n = o.tasks != 0 ? o.tasks : online.weight() * 3 / 2;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t cpu = o.spread ? online.nth(i % online.weight()) : o.start;
+    if (sys->fork({i, o.weight, o.demand, ~cpumask<L::max_cpus>{}}, cpu) == sys->none)
+      fail(fmt::format("could not place task {} on CPU {}", i, cpu));
+  }
+  fmt::print("{} tasks (weight {}, demand {}) {} on {} CPUs; rules: {}; a round = {} ms\n", n, o.weight, o.demand,
+             o.spread ? "spread" : fmt::format("started on CPU {}", o.start), online.weight(), o.rules,
+             sys->default_round_length() / 1'000'000);
+  fmt::print("{:>6} {:>10} {:>9} {:>14} {:>11}  {}\n", "round", "migrations", "periodic", "newidle+active", "idle/over", "I1");
+  std::uint32_t quiet = 0;
+  std::uint32_t last_active = 0;
+  for (std::uint32_t r = 1; r <= o.rounds && quiet < o.quiet; ++r) {
+    const std::size_t before = sys->log().size();
+    const auto rep = sys->round();
+    std::size_t periodic = 0;
+    for (std::size_t i = before; i < sys->log().size(); ++i)
+      periodic += sys->log()[i].move.reason == migration_reason::periodic ? 1U : 0U;
+    const bool wc = !check::work_conservation(tree.cpu_map(), sys->snap()).found;
+    quiet = rep.migrations == 0 ? quiet + 1 : 0;
+    if (rep.migrations != 0) last_active = r;
+    fmt::print("{:>6} {:>10} {:>9} {:>14} {:>5}/{:<5}  {}\n", r, rep.migrations, periodic,
+               (sys->log().size() - before) - periodic, rep.idle_cpus, rep.overloaded_cpus, wc ? "holds" : "violated");
+  }
+  if (quiet >= o.quiet)
+    fmt::print("fixpoint: no migration in the last {} rounds; the last move was in round {}\n", o.quiet, last_active);
+  else
+    fmt::print("no fixpoint within {} rounds (the last move was in round {})\n", o.rounds, last_active);
+  fmt::print("total migrations: {}{}\n", sys->total_migrations(),
+             sys->dropped_log_entries() != 0 ? fmt::format(" ({} not kept in the log)", sys->dropped_log_entries()) : "");
+  return 0;
+}
+
+int run_balance(const balance_options& o) {
+  if (o.rules != "linux" && o.rules != "min-load" && o.rules != "ipanema")
+    fail(fmt::format("unknown --rules '{}' (choose linux, min-load or ipanema)", o.rules));
+  if (o.tasks > large_limits::max_tasks)
+    fail(fmt::format("--tasks {} is more than the model holds ({})", o.tasks, large_limits::max_tasks));
+  if (o.weight == 0) fail("--weight must be at least 1");
+  if (o.demand == 0 || o.demand > sched_capacity_scale) fail(fmt::format("--demand {} is not in 1..1024", o.demand));
+  if (o.rounds == 0) fail("--rounds must be at least 1");
+  const loaded m = load_machine(o.machine);
+  if (!o.spread && !m.topology->online().test(o.start))
+    fail(fmt::format("--start {} is not an online CPU of this machine ({})", o.start, to_cpulist(m.topology->online())));
+  domain_options opts;
+  opts.profile = kernel_profile::mainline;  // the balancer reproduces v6.16
+  auto tree = std::make_unique<cli_domains>();
+  if (status s = cli_domains::build(*m.topology, opts, *tree); !s) fail(std::string(s.error_value().message.view()));
+  fmt::print("{}\n", m.title);
+  if (o.rules == "min-load") return simulate<min_load_rules>(o, m, *tree);
+  if (o.rules == "ipanema") return simulate<ipanema_rules>(o, m, *tree);
+  return simulate<linux_defaults>(o, m, *tree);
+}
+
 int run_machines() {
   for (const auto& m : machines::all)
     fmt::print("{:<10} {}{}\n           --spec \"{}\"\n", m.name, m.summary,
@@ -196,12 +281,26 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   domains_cmd->add_option("--cpu", doms.cpu, "The CPU whose domains the tree shows")->capture_default_str();
   auto* machines_cmd = app.add_subcommand("machines", "List the built-in machines");
+  balance_options bal;
+  auto* balance_cmd = app.add_subcommand(
+      "balance", "Run the system model: CPU hogs balanced round by round (Linux v6.16 rules by default)");
+  add_machine_options(*balance_cmd, bal.machine);
+  balance_cmd->add_option("--rules", bal.rules, "linux (Linux v6.16), min-load (Wasted Cores fix) or ipanema (steal)")
+      ->capture_default_str();
+  balance_cmd->add_option("--tasks", bal.tasks, "Number of tasks (default: 1.5 per online CPU)");
+  balance_cmd->add_option("--start", bal.start, "The CPU every task starts on")->capture_default_str();
+  balance_cmd->add_flag("--spread", bal.spread, "Start tasks round-robin over the online CPUs instead");
+  balance_cmd->add_option("--weight", bal.weight, "Task weight (nice 0 = 1024)")->capture_default_str();
+  balance_cmd->add_option("--demand", bal.demand, "Task utilization when alone, 1..1024 (1024 = CPU hog)")->capture_default_str();
+  balance_cmd->add_option("--rounds", bal.rounds, "At most this many rounds")->capture_default_str();
+  balance_cmd->add_option("--quiet-rounds", bal.quiet, "Stop after this many rounds without a migration")->capture_default_str();
 
   try {
     app.parse(argc, argv);
     if (*topology_cmd) return run_topology(topo);
     if (*domains_cmd) return run_domains(doms);
     if (*machines_cmd) return run_machines();
+    if (*balance_cmd) return run_balance(bal);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

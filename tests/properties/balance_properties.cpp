@@ -524,25 +524,40 @@ TEST_CASE("Exactly one CPU of each group is its designated balancer", "[property
   }));
 }
 
+namespace {
+template <class P>
+void check_idempotent(const world& wd, const std::vector<task_plan>& plan) {
+  auto sys = start<P>(wd, plan);
+  bool converged = false;
+  (void)sys->run_to_fixpoint(4000, quiet_window(*wd.tree), converged);
+  RC_ASSERT(converged);
+  auto before = std::make_unique<snapshot<L>>(sys->snap());
+  const auto rep = sys->round();
+  RC_ASSERT(rep.migrations == 0U);
+  for (std::size_t c : wd.tree->cpu_map()) {
+    RC_ASSERT(before->head(c) == sys->snap().head(c));
+    RC_ASSERT(before->curr(c) == sys->snap().curr(c));
+    RC_ASSERT(before->cpus[c].load == sys->snap().cpus[c].load);
+  }
+  for (std::uint32_t t = 0; t < before->tasks().size(); ++t) RC_ASSERT(before->next(t) == sys->snap().next(t));
+}
+}  // namespace
+
 TEST_CASE("A round at a fixpoint changes nothing", "[property][balance][idempotence]") {
-  REQUIRE(test::check("balance: I23 idempotence", 60, [] {
+  // Ipanema: any hogs. Linux: where it has a fixpoint (the convergence domain).
+  REQUIRE(test::check("balance: I23 idempotence ipanema", 60, [] {
     const bc::machine_shape shape = *gen_machine();
     world wd;
     RC_PRE(build(shape, wd));
-    const workload w = *gen_workload({.hogs_only = true});
-    auto sys = start<ipanema_rules>(wd, materialize(w, wd));
-    bool converged = false;
-    (void)sys->run_to_fixpoint(4000, quiet_window(*wd.tree), converged);
-    RC_ASSERT(converged);
-    auto before = std::make_unique<snapshot<L>>(sys->snap());
-    const auto rep = sys->round();
-    RC_ASSERT(rep.migrations == 0U);
-    for (std::size_t c : wd.tree->cpu_map()) {
-      RC_ASSERT(before->head(c) == sys->snap().head(c));
-      RC_ASSERT(before->curr(c) == sys->snap().curr(c));
-      RC_ASSERT(before->cpus[c].load == sys->snap().cpus[c].load);
-    }
-    for (std::uint32_t t = 0; t < before->tasks().size(); ++t) RC_ASSERT(before->next(t) == sys->snap().next(t));
+    check_idempotent<ipanema_rules>(wd, materialize(*gen_workload({.hogs_only = true}), wd));
+  }));
+  REQUIRE(test::check("balance: I23 idempotence linux", 60, [] {
+    const bc::machine_shape shape = *gen_machine(false);
+    world wd;
+    RC_PRE(build(shape, wd));
+    RC_PRE(perspective_consistent(*wd.tree) && uniform_groups(*wd.tree));
+    check_idempotent<linux_defaults>(
+        wd, materialize(*gen_workload({.hogs_only = true, .unpinned_only = true, .max_per_100 = 100}), wd));
   }));
 }
 
