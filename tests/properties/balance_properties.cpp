@@ -342,7 +342,7 @@ TEST_CASE("Quiescent runs of unpinned hogs reach a fixpoint within the derived b
   // per core), two CPUs can each see the other's group as the busier one and an active
   // balance moves a lone task back and forth. So: at most one hog per CPU, machines whose
   // groups are the same from every perspective and uniform in size, and symmetric
-  // capacity (the model does not compute misfit status, which asymmetric machines need).
+  // capacity (asymmetric machines have counterexamples not yet analysed: docs/invariants.md).
   static worst_case worst{"rounds to fixpoint per (tasks + levels)", 0, ""};
   REQUIRE(test::check("balance: I10 convergence", 80, [] {
     const bc::machine_shape shape = *gen_machine(false);

@@ -19,6 +19,11 @@
 /// round and after each event; within a round, moved tasks carry their values with them,
 /// as PELT's detach/attach do.
 ///
+/// Misfit status (kernel: update_misfit_status(), on machines with asymmetric capacity):
+/// a CPU's running task that does not fit it (util_est with 20% headroom), may run
+/// elsewhere and is not already on the biggest CPU it may use sets the CPU's
+/// `misfit_task_load` to its h_load.
+///
 /// Cache hotness. The task a CPU runs is marked as having started at the round's time;
 /// queued tasks keep older start times. With the default round length every queued task
 /// is cold, so hotness never blocks the model's balancing (unit tests cover it).
@@ -27,6 +32,7 @@
 /// snapshot and the balance state), so keep it in caller-owned storage.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -80,6 +86,10 @@ public:
       s.capacity = s.arch_capacity = capacity_of(c);
     }
     state_.reset(tree, start, P::tunables);
+    asym_ = false;
+    for (std::size_t c : tree.cpu_map())
+      for (std::size_t k = 0; k < tree.nr_domains(c); ++k)
+        asym_ = asym_ || tree.domain_of(c, k).flags.has(sd_flag::asym_cpucapacity);
     now_ = start;
     round_ = 0;
     log_.clear();
@@ -109,6 +119,9 @@ public:
     const std::uint32_t i = snap_.add_task(t, cpu, false);
     if (i == none) return none;
     demand_[i] = spec.demand;
+    max_allowed_capacity_[i] = 0;
+    for (std::size_t c : spec.allowed & balancer_.tree().cpu_map())
+      max_allowed_capacity_[i] = std::max(max_allowed_capacity_[i], snap_.cpus[c].arch_capacity);
     // add_task leaves the sums to the embedder; the model recomputes them.
     if (snap_.curr(cpu) == none) snap_.set_curr(i);
     refresh();
@@ -228,6 +241,13 @@ private:
       s.util_est += p.util_est;
       s.runnable += p.runnable;
     }
+    s.misfit_task_load = 0;
+    const std::uint32_t curr = snap_.curr(c);
+    if (asym_ && curr != none) {
+      const task_state<L>& p = snap_.task_at(curr);
+      if (p.allowed.weight() > 1 && s.arch_capacity != max_allowed_capacity_[curr] && !task_fits_cpu(p, s))
+        s.misfit_task_load = std::max<std::uint64_t>(p.h_load, 1);
+    }
   }
 
   constexpr cpumask<L::max_cpus> busy_mask() const {
@@ -271,6 +291,8 @@ private:
   snapshot_type snap_{};
   balance_state<L> state_{};
   std::array<std::uint64_t, L::max_tasks> demand_{};
+  std::array<std::uint64_t, L::max_tasks> max_allowed_capacity_{};
+  bool asym_ = false;
   cpumask<L::max_tasks> exited_{};
   cpumask<L::max_cpus> busy_before_{};
   nanoseconds now_ = 0;
