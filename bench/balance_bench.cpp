@@ -12,6 +12,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "machine_4096.hpp"
+
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -20,19 +22,6 @@
 
 namespace {
 using namespace balancekit;
-
-// 4096 CPUs: 8 sockets x 4 nodes x 4 LLCs x 16 cores x 2 threads; SLIT 12 within a
-// socket, 32 across (the machine of domains_bench.cpp).
-std::string two_level_distances(int sockets, int nodes_per_socket) {
-  std::string m;
-  const int n = sockets * nodes_per_socket;
-  for (int a = 0; a < n; ++a) {
-    for (int b = 0; b < n; ++b)
-      m += (a == b ? "10" : a / nodes_per_socket == b / nodes_per_socket ? "12" : "32") + std::string(b + 1 < n ? " " : "");
-    m += a + 1 < n ? ";" : "";
-  }
-  return m;
-}
 
 /// A machine with its domains and a loaded snapshot, built once per process.
 template <class L>
@@ -44,9 +33,7 @@ struct loaded_machine {
   bool ok = false;
 
   explicit loaded_machine(const machine_spec& spec) {
-    domain_options opts;
-    opts.profile = kernel_profile::mainline;
-    if (!make_topology(spec, *topo) || !domain_tree<L>::build(*topo, opts, *tree)) return;
+    if (!make_topology(spec, *topo) || !domain_tree<L>::build(*topo, balancer_domain_options(), *tree)) return;
     // The model gives every task the signals a steady hog has (shared CPUs split util).
     auto sys = std::make_unique<model::system<linux_defaults, L>>(*tree);
     sys->reset();
@@ -136,8 +123,7 @@ void register_levels(const char* machine, const loaded_machine<L>* m) {
 // Builds the machines once and registers one benchmark per level (names need the tree).
 const bool registered = [] {
   static const loaded_machine<default_limits> hygon{machines::hygon384.spec};
-  static const std::string distances = two_level_distances(8, 4);
-  static const loaded_machine<large_limits> big{machine_spec{"package:8 numa:4 l3:4 core:16 pu:2", distances}};
+  static const loaded_machine<large_limits> big{bench::machine_4096()};
   register_levels("hygon384", &hygon);
   register_levels("4096", &big);
   if (hygon.ok)

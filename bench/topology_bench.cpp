@@ -3,6 +3,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "machine_4096.hpp"
+
 #include <memory>
 
 namespace {
@@ -27,7 +29,7 @@ void BM_build_hygon384(benchmark::State& state) { build_from_spec<default_limits
 BENCHMARK(BM_build_hygon384)->Unit(benchmark::kMicrosecond);
 
 void BM_build_4096(benchmark::State& state) {
-  build_from_spec<large_limits>(state, {"package:8 numa:4 l3:4 core:16 pu:2"});
+  build_from_spec<large_limits>(state, {bench::levels_4096});  // levels only: no SLIT to parse
 }
 BENCHMARK(BM_build_4096)->Unit(benchmark::kMillisecond);
 

@@ -241,10 +241,8 @@ int run_balance(const balance_options& o) {
   const loaded m = load_machine(o.machine);
   if (!o.spread && !m.topology->online().test(o.start))
     fail(fmt::format("--start {} is not an online CPU of this machine ({})", o.start, to_cpulist(m.topology->online())));
-  domain_options opts;
-  opts.profile = kernel_profile::mainline;  // the balancer reproduces v6.16
   auto tree = std::make_unique<cli_domains>();
-  if (status s = cli_domains::build(*m.topology, opts, *tree); !s) fail(std::string(s.error_value().message.view()));
+  if (status s = cli_domains::build(*m.topology, balancer_domain_options(), *tree); !s) fail(std::string(s.error_value().message.view()));
   fmt::print("{}\n", m.title);
   if (o.rules == "min-load") return simulate<min_load_rules>(o, m, *tree);
   if (o.rules == "ipanema") return simulate<ipanema_rules>(o, m, *tree);

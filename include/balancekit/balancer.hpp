@@ -39,6 +39,14 @@
 
 namespace balancekit {
 
+/// The domain options the balancer's rules expect: the rules are v6.16's, and so must be
+/// the group flags they read (kernel_profile::mainline; see docs/domains.md).
+[[nodiscard]] constexpr domain_options balancer_domain_options() noexcept {
+  domain_options o;
+  o.profile = kernel_profile::mainline;
+  return o;
+}
+
 // -- the concepts a pack's members satisfy ------------------------------------------------
 
 /// Finds the busiest group and sets the imbalance (kernel: sched_balance_find_src_group).
@@ -304,19 +312,11 @@ public:
     const auto& sd = tree.domain_of(cpu, k);
     const bool has_parent = k + 1 < tree.nr_domains(cpu);
     domain_balance_state& ds = state.cpus[cpu].sd[k];
-    lb_env<L> env;
-    env.tree = tree_;
-    env.snap = &snap;
-    env.sd = &sd;
+    lb_env<L> env = make_env(sd, cpu, idle, ds, now, snap);
     env.parent = has_parent ? &tree.domain_of(cpu, k + 1) : nullptr;
-    env.dst_cpu = cpu;
-    env.idle = idle;
     env.cpus = tree.span(sd) & tree.cpu_map();
     env.dst_grpmask = tree.balance_mask(tree.group_of(sd, 0));
     env.fbq = fbq_type::all;
-    env.nr_balance_failed = ds.nr_balance_failed;
-    env.now = now;
-    env.tun = P::tunables;
     const migration_reason reason = idle == cpu_idle_type::newly_idle ? migration_reason::newidle : migration_reason::periodic;
     ++out.domains_balanced;
 
@@ -426,6 +426,21 @@ public:
   }
 
 private:
+  // What every balancing attempt on `dst`'s domain `sd` starts from.
+  constexpr lb_env<L> make_env(const typename tree_type::domain& sd, std::size_t dst, cpu_idle_type idle,
+                               const domain_balance_state& ds, nanoseconds now, snapshot<L>& snap) const {
+    lb_env<L> env;
+    env.tree = tree_;
+    env.snap = &snap;
+    env.sd = &sd;
+    env.dst_cpu = dst;
+    env.idle = idle;
+    env.nr_balance_failed = ds.nr_balance_failed;
+    env.now = now;
+    env.tun = P::tunables;
+    return env;
+  }
+
   static constexpr migration make_migration(const snapshot<L>& snap, std::uint32_t t, std::size_t src, std::size_t dst,
                                             std::size_t level, migration_reason reason) {
     return migration{t, snap.task_at(t).id, static_cast<std::uint16_t>(src), static_cast<std::uint16_t>(dst),
@@ -476,17 +491,9 @@ private:
       const auto& sd = tree.domain_of(target, k);
       if (!tree.span(sd).test(busiest)) continue;
       domain_balance_state& ds = state.cpus[target].sd[k];
-      lb_env<L> env;
-      env.tree = tree_;
-      env.snap = &snap;
-      env.sd = &sd;
-      env.dst_cpu = target;
+      lb_env<L> env = make_env(sd, target, cpu_idle_type::idle, ds, now, snap);
       env.src_cpu = busiest;
-      env.idle = cpu_idle_type::idle;
       env.flags = lbf::active_lb;
-      env.nr_balance_failed = ds.nr_balance_failed;
-      env.now = now;
-      env.tun = P::tunables;
       // kernel: detach_one_task(): the first movable task from the tail.
       for (std::uint32_t t = snap.tail(busiest); t != snapshot<L>::none; t = snap.prev(t)) {
         if (!can_migrate_task(env, t)) continue;

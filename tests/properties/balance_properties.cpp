@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/balance_machine.hpp"
 #include "support/property.hpp"
 
 using namespace balancekit;
@@ -72,18 +73,10 @@ rc::Gen<workload> gen_workload(workload_options o) {
   });
 }
 
-struct world {
-  std::unique_ptr<topology<L>> topo = std::make_unique<topology<L>>();
-  std::unique_ptr<tree_t> tree = std::make_unique<tree_t>();
-};
+using world = test::balance_machine<L>;
 
-// Small random machines (the properties run many rounds on each).
-bool build(const bc::machine_shape& shape, world& w) {
-  if (!make_topology(shape.spec(), *w.topo)) return false;
-  domain_options opts;
-  opts.profile = kernel_profile::mainline;  // the balancer reproduces v6.16
-  return tree_t::build(*w.topo, opts, *w.tree).ok();
-}
+// Machines with more distinct distances than small_limits has levels do not build.
+bool build(const bc::machine_shape& shape, world& w) { return test::build_balance_machine(shape.spec(), w).empty(); }
 
 rc::Gen<bc::machine_shape> gen_machine(bool asymmetric = true) {
   bc::machine_options o;

@@ -28,6 +28,8 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+
+#include "support/balance_machine.hpp"
 #include <string>
 
 using namespace balancekit;
@@ -43,24 +45,13 @@ struct min_load : linux_defaults {
   using src_group = wasted_cores::min_load_src_group;
 };
 
-struct machine {
-  std::unique_ptr<topology<L>> topo = std::make_unique<topology<L>>();
-  std::unique_ptr<tree_t> tree = std::make_unique<tree_t>();
-};
+using machine = test::balance_machine<L>;
 
 // 2 packages, one node each, one L3 per node, 4 cores of one thread: CPUs 0-3 on node 0,
 // 4-7 on node 1 (depth-first numbering); SLIT 10 local, 20 remote.
 std::unique_ptr<machine> two_nodes() {
   auto m = std::make_unique<machine>();
-  const status s = make_topology({"package:2 numa:1 l3:1 core:4 pu:1", "10 20;20 10"}, *m->topo);
-  INFO((s ? "" : std::string(s.error_value().message.view())));
-  REQUIRE(s.ok());
-  // The balancer reproduces v6.16, so build the mainline kernel's domains.
-  domain_options opts;
-  opts.profile = kernel_profile::mainline;
-  const status d = tree_t::build(*m->topo, opts, *m->tree);
-  INFO((d ? "" : std::string(d.error_value().message.view())));
-  REQUIRE(d.ok());
+  REQUIRE(test::build_balance_machine({"package:2 numa:1 l3:1 core:4 pu:1", "10 20;20 10"}, *m) == "");
   return m;
 }
 

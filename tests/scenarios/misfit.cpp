@@ -8,21 +8,15 @@
 
 #include <memory>
 
+#include "support/balance_machine.hpp"
+
 using namespace balancekit;
 using L = small_limits;
-using tree_t = domain_tree<L>;
 
 namespace {
-struct phone {
-  std::unique_ptr<topology<L>> topo = std::make_unique<topology<L>>();
-  std::unique_ptr<tree_t> tree = std::make_unique<tree_t>();
-};
-std::unique_ptr<phone> phone8() {
-  auto p = std::make_unique<phone>();
-  REQUIRE(make_topology(machines::phone8.spec, *p->topo).ok());
-  domain_options opts;
-  opts.profile = kernel_profile::mainline;
-  REQUIRE(tree_t::build(*p->topo, opts, *p->tree).ok());
+std::unique_ptr<test::balance_machine<L>> phone8() {
+  auto p = std::make_unique<test::balance_machine<L>>();
+  REQUIRE(test::build_balance_machine(machines::phone8.spec, *p).empty());
   return p;
 }
 }  // namespace

@@ -14,6 +14,8 @@
 
 #include <cstdint>
 #include <memory>
+
+#include "support/balance_machine.hpp"
 #include <string>
 
 using namespace balancekit;
@@ -25,22 +27,12 @@ using tree_t = domain_tree<L>;
 constexpr const group_imbalance_flags<L>* no_flags = nullptr;
 using mask = cpumask<L::max_cpus>;
 
-struct machine {
-  std::unique_ptr<topology<L>> topo = std::make_unique<topology<L>>();
-  std::unique_ptr<tree_t> tree = std::make_unique<tree_t>();
-};
+using machine = test::balance_machine<L>;
 
 // One package, one L3, 2 cores x 2 threads, with the mainline (v6.16) domain rules.
 std::unique_ptr<machine> smt4() {
   auto m = std::make_unique<machine>();
-  const status s = make_topology({"package:1 l3:1 core:2 pu:2"}, *m->topo);
-  INFO((s ? "" : std::string(s.error_value().message.view())));
-  REQUIRE(s.ok());
-  domain_options opts;
-  opts.profile = kernel_profile::mainline;
-  const status d = tree_t::build(*m->topo, opts, *m->tree);
-  INFO((d ? "" : std::string(d.error_value().message.view())));
-  REQUIRE(d.ok());
+  REQUIRE(test::build_balance_machine({"package:1 l3:1 core:2 pu:2"}, *m) == "");
   return m;
 }
 

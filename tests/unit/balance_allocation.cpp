@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "support/alloc_counter.hpp"
+#include "support/balance_machine.hpp"
 
 using namespace balancekit;
 
@@ -23,9 +24,7 @@ using tree_t = domain_tree<L>;
 constexpr const group_imbalance_flags<L>* no_flags = nullptr;
 using sys_t = model::system<linux_defaults, L>;
 
-struct hygon {
-  std::unique_ptr<topology<L>> topo = std::make_unique<topology<L>>();
-  std::unique_ptr<tree_t> tree = std::make_unique<tree_t>();
+struct hygon : test::balance_machine<L> {
   std::unique_ptr<sys_t> sys;
 };
 
@@ -33,14 +32,7 @@ struct hygon {
 // CPUs 300-383 are idle (the last node of socket 1 and part of the one before).
 std::unique_ptr<hygon> loaded_hygon() {
   auto h = std::make_unique<hygon>();
-  const status s = make_topology(machines::hygon384.spec, *h->topo);
-  INFO((s ? "" : std::string(s.error_value().message.view())));
-  REQUIRE(s.ok());
-  domain_options opts;
-  opts.profile = kernel_profile::mainline;
-  const status d = tree_t::build(*h->topo, opts, *h->tree);
-  INFO((d ? "" : std::string(d.error_value().message.view())));
-  REQUIRE(d.ok());
+  REQUIRE(test::build_balance_machine(machines::hygon384.spec, *h) == "");
   h->sys = std::make_unique<sys_t>(*h->tree);
   h->sys->reset();
   for (std::uint32_t i = 0; i < 600; ++i) REQUIRE(h->sys->fork({i + 1, nice_0_load, 1024}, i % 300) != sys_t::none);

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <memory>
+
+#include "support/balance_machine.hpp"
 #include <string>
 #include <string_view>
 
@@ -23,22 +25,13 @@ namespace {
 
 constexpr nanoseconds one_second = 1'000'000'000;
 
-struct machine {
-  std::unique_ptr<topology<L>> topo = std::make_unique<topology<L>>();
-  std::unique_ptr<tree_t> tree = std::make_unique<tree_t>();
+struct machine : test::balance_machine<L> {
   std::unique_ptr<snapshot<L>> snap = std::make_unique<snapshot<L>>();
 };
 
 std::unique_ptr<machine> build(std::string_view levels) {
   auto m = std::make_unique<machine>();
-  const status s = make_topology(machine_spec{levels}, *m->topo);
-  INFO((s ? "" : std::string(s.error_value().message.view())));
-  REQUIRE(s.ok());
-  domain_options opts;
-  opts.profile = kernel_profile::mainline;  // the balancer reproduces v6.16
-  const status d = tree_t::build(*m->topo, opts, *m->tree);
-  INFO((d ? "" : std::string(d.error_value().message.view())));
-  REQUIRE(d.ok());
+  REQUIRE(test::build_balance_machine(machine_spec{levels}, *m) == "");
   return m;
 }
 
