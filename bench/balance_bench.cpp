@@ -1,6 +1,7 @@
 // Cost of the load balancer's central step, "find the busiest group and compute the
 // imbalance" (kernel: update_sd_lb_stats() + the decision tree of
-// sched_balance_find_src_group(), i.e. linux_src_group::find on a fresh lb_env), at each
+// sched_balance_find_src_group(), i.e. linux_src_group::find on a fresh lb_env from
+// make_lb_env), at each
 // domain level of CPU 0, reported per CPU scanned; and of a whole periodic balance.
 //
 // Load: 1.5 CPU hogs per CPU on average, CPU c running (3, 2, 1, 0)[c % 4] hogs, so a
@@ -29,6 +30,7 @@ struct loaded_machine {
   std::unique_ptr<topology<L>> topo = std::make_unique<topology<L>>();
   std::unique_ptr<domain_tree<L>> tree = std::make_unique<domain_tree<L>>();
   std::unique_ptr<snapshot<L>> snap = std::make_unique<snapshot<L>>();
+  std::unique_ptr<balance_state<linux_defaults, L>> state = std::make_unique<balance_state<linux_defaults, L>>();
   nanoseconds now = 0;
   bool ok = false;
 
@@ -40,8 +42,9 @@ struct loaded_machine {
     std::uint64_t id = 1;
     for (std::size_t c : tree->cpu_map())
       for (std::size_t k = 0; k < 3 - c % 4; ++k)
-        if (sys->fork({id++, nice_0_load, sched_capacity_scale}, c) == model::system<linux_defaults, L>::none) return;
+        if (sys->fork({id++, nice_0_load, sched_capacity_scale}, c) == no_task) return;
     *snap = sys->snap();
+    state->reset(*tree, 0);
     now = sys->default_round_length();
     ok = true;
   }
@@ -51,24 +54,11 @@ template <class L>
 void find_src_group(benchmark::State& state, const loaded_machine<L>* m, std::size_t k) {
   const domain_tree<L>& tree = *m->tree;
   const auto& sd = tree.domain_of(0, k);
-  const auto* parent = k + 1 < tree.nr_domains(0) ? &tree.domain_of(0, k + 1) : nullptr;
-  const auto cpus = tree.span(sd) & tree.cpu_map();
-  const auto dst_grpmask = tree.balance_mask(tree.group_of(sd, 0));
-  const group_imbalance_flags<L> flags{};
   for (auto _ : state) {
-    lb_env<L> env;  // as balancer::balance_domain() fills it
-    env.tree = &tree;
-    env.snap = m->snap.get();
-    env.sd = &sd;
-    env.parent = parent;
-    env.dst_cpu = 0;
-    env.idle = cpu_idle_type::not_idle;  // CPU 0 runs three hogs
-    env.cpus = cpus;
-    env.dst_grpmask = dst_grpmask;
-    env.fbq = fbq_type::all;
-    int busiest = linux_src_group::find(env, &flags);
-    benchmark::DoNotOptimize(busiest);
-    benchmark::DoNotOptimize(env.imbalance);
+    // CPU 0 runs three hogs: a busy CPU's periodic balance.
+    const auto env = make_lb_env<linux_defaults>(tree, *m->snap, m->state.get(), 0, k, cpu_idle_type::not_idle, m->now);
+    const src_group_decision d = linux_src_group::find(env);
+    benchmark::DoNotOptimize(d);
   }
   const auto weight = static_cast<double>(sd.span_weight);
   state.counters["cpus"] = weight;
@@ -84,7 +74,7 @@ void BM_on_tick_hygon384(benchmark::State& state, const loaded_machine<default_l
   const domain_tree<L>& tree = *m->tree;
   const balancer<linux_defaults, L> b{tree};
   auto snap = std::make_unique<snapshot<L>>();
-  auto bstate = std::make_unique<balance_state<L>>();
+  auto bstate = std::make_unique<balance_state<linux_defaults, L>>();
   std::size_t moved = 0;
   std::size_t domains = 0;
   for (auto _ : state) {

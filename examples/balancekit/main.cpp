@@ -4,10 +4,6 @@
 // Exit codes: 0 success, 2 bad input (the message on stderr says what and where),
 // 1 anything else (an I/O failure reading a file).
 #include <balancekit/balancekit.hpp>
-#include <balancekit/check/invariants.hpp>
-#include <balancekit/model/system.hpp>
-#include <balancekit/policy/ipanema.hpp>
-#include <balancekit/policy/wasted_cores.hpp>
 #if BALANCEKIT_CLI_HAS_HWLOC
 #include <balancekit/adapters/hwloc.hpp>
 #endif
@@ -67,6 +63,14 @@ void add_machine_options(CLI::App& cmd, topology_options& o) {
 }
 
 [[noreturn]] void fail(const std::string& message) { throw bad_input{message}; }
+
+// Unsigned options: CLI11 would read "-3" as 2^64 - 3; refuse it with its text instead.
+const CLI::Validator non_negative(
+    [](std::string& text) {
+      const std::size_t first = text.find_first_not_of(" \t");
+      return first != std::string::npos && text[first] == '-' ? text + " is negative; give 0 or more" : std::string{};
+    },
+    "", "NON-NEGATIVE");
 
 struct loaded {
   std::unique_ptr<cli_topology> topology = std::make_unique<cli_topology>();
@@ -183,14 +187,6 @@ struct balance_options {
   std::uint32_t quiet = 8;
 };
 
-struct min_load_rules : linux_defaults {
-  using src_group = wasted_cores::min_load_src_group;
-};
-struct ipanema_rules : linux_defaults {
-  using detach = ipanema::steal;
-  using active_balance = ipanema::no_active_balance;
-};
-
 template <class Rules>
 int simulate(const balance_options& o, const loaded& m, const cli_domains& tree) {
   using L = large_limits;
@@ -200,7 +196,7 @@ int simulate(const balance_options& o, const loaded& m, const cli_domains& tree)
   const std::size_t n = o.tasks != 0 ? o.tasks : online.weight() * 3 / 2;
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t cpu = o.spread ? online.nth(i % online.weight()) : o.start;
-    if (sys->fork({i, o.weight, o.demand, ~cpumask<L::max_cpus>{}}, cpu) == sys->none)
+    if (sys->fork({i, o.weight, o.demand, ~cpumask<L::max_cpus>{}}, cpu) == no_task)
       fail(fmt::format("could not place task {} on CPU {}", i, cpu));
   }
   fmt::print("{} tasks (weight {}, demand {}) {} on {} CPUs; rules: {}; a round = {} ms\n", n, o.weight, o.demand,
@@ -244,7 +240,7 @@ int run_balance(const balance_options& o) {
   auto tree = std::make_unique<cli_domains>();
   if (status s = cli_domains::build(*m.topology, balancer_domain_options(), *tree); !s) fail(std::string(s.error_value().message.view()));
   fmt::print("{}\n", m.title);
-  if (o.rules == "min-load") return simulate<min_load_rules>(o, m, *tree);
+  if (o.rules == "min-load") return simulate<wasted_cores_rules>(o, m, *tree);
   if (o.rules == "ipanema") return simulate<ipanema_rules>(o, m, *tree);
   return simulate<linux_defaults>(o, m, *tree);
 }
@@ -277,7 +273,9 @@ int main(int argc, char** argv) {
   domains_cmd->add_option("--format", doms.format,
                           "sched_verbose (the kernel's boot output), debugfs (one line per CPU and domain) or tree")
       ->capture_default_str();
-  domains_cmd->add_option("--cpu", doms.cpu, "The CPU whose domains the tree shows")->capture_default_str();
+  domains_cmd->add_option("--cpu", doms.cpu, "The CPU whose domains the tree shows")
+      ->check(non_negative)
+      ->capture_default_str();
   auto* machines_cmd = app.add_subcommand("machines", "List the built-in machines");
   balance_options bal;
   auto* balance_cmd = app.add_subcommand(
@@ -285,13 +283,17 @@ int main(int argc, char** argv) {
   add_machine_options(*balance_cmd, bal.machine);
   balance_cmd->add_option("--rules", bal.rules, "linux (Linux v6.16), min-load (Wasted Cores fix) or ipanema (steal)")
       ->capture_default_str();
-  balance_cmd->add_option("--tasks", bal.tasks, "Number of tasks (default: 1.5 per online CPU)");
-  balance_cmd->add_option("--start", bal.start, "The CPU every task starts on")->capture_default_str();
+  balance_cmd->add_option("--tasks", bal.tasks, "Number of tasks (default: 1.5 per online CPU)")->check(non_negative);
+  balance_cmd->add_option("--start", bal.start, "The CPU every task starts on")->check(non_negative)->capture_default_str();
   balance_cmd->add_flag("--spread", bal.spread, "Start tasks round-robin over the online CPUs instead");
-  balance_cmd->add_option("--weight", bal.weight, "Task weight (nice 0 = 1024)")->capture_default_str();
-  balance_cmd->add_option("--demand", bal.demand, "Task utilization when alone, 1..1024 (1024 = CPU hog)")->capture_default_str();
-  balance_cmd->add_option("--rounds", bal.rounds, "At most this many rounds")->capture_default_str();
-  balance_cmd->add_option("--quiet-rounds", bal.quiet, "Stop after this many rounds without a migration")->capture_default_str();
+  balance_cmd->add_option("--weight", bal.weight, "Task weight (nice 0 = 1024)")->check(non_negative)->capture_default_str();
+  balance_cmd->add_option("--demand", bal.demand, "Task utilization when alone, 1..1024 (1024 = CPU hog)")
+      ->check(non_negative)
+      ->capture_default_str();
+  balance_cmd->add_option("--rounds", bal.rounds, "At most this many rounds")->check(non_negative)->capture_default_str();
+  balance_cmd->add_option("--quiet-rounds", bal.quiet, "Stop after this many rounds without a migration")
+      ->check(non_negative)
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);

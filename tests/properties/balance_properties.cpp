@@ -30,12 +30,6 @@ using mask = cpumask<L::max_cpus>;
 
 namespace {
 
-/// Ipanema's steal with no active balancing: every move strictly lowers Σ load².
-struct ipanema_rules : linux_defaults {
-  using detach = ipanema::steal;
-  using active_balance = ipanema::no_active_balance;
-};
-
 /// A task set, drawn from one seed so it is cheap and prints as one line.
 struct workload {
   std::uint64_t seed = 0;
@@ -167,7 +161,7 @@ std::unique_ptr<model::system<P, L>> start(const world& wd, const std::vector<ta
   auto sys = std::make_unique<model::system<P, L>>(*wd.tree);
   sys->reset();
   for (const task_plan& p : plan) {
-    const bool forked = sys->fork(p.spec, p.cpu) != model::system<P, L>::none;
+    const bool forked = sys->fork(p.spec, p.cpu) != no_task;
     RC_ASSERT(forked);
   }
   return sys;
@@ -455,6 +449,44 @@ TEST_CASE("One steal takes at most all but one of the busiest CPU's tasks", "[pr
   }));
 }
 
+TEST_CASE("A task-count pull at a CPU's lowest level never leaves the destination busier than the source",
+          "[property][balance][no-overshoot]") {
+  // I8's task-count form, which Linux has by construction: where a domain's groups are
+  // single CPUs (a CPU's lowest level, unless an offline sibling made it a level of cores),
+  // sibling_imbalance() is their task difference and calculate_imbalance() moves half of it
+  // (imbalance >>= 1), so after a migrate_task batch of k tasks from a CPU with b tasks to
+  // one with l, l + k <= b - k. Hogs of one weight, so a CPU's load before the batch counts
+  // its tasks; active balances push one running task and are left out.
+  REQUIRE(test::check("balance: no overshoot in task pulls", 60, [] {
+    const bc::machine_shape shape = *gen_machine(false);
+    world wd;
+    RC_PRE(build(shape, wd));
+    const workload w = *gen_workload({.hogs_only = true, .same_weight_only = true, .unpinned_only = true});
+    auto sys = start<linux_defaults>(wd, materialize(w, wd));
+    for (int r = 0; r < 16; ++r) sys->round();
+    const auto& log = sys->log();
+    for (std::size_t i = 0; i < log.size();) {
+      const migration& m = log[i].move;
+      std::size_t j = i + 1;
+      while (j < log.size() && log[j].round == log[i].round && log[j].move.src == m.src && log[j].move.dst == m.dst &&
+             log[j].move.level == m.level && log[j].move.reason == m.reason)
+        ++j;
+      const int k_dst = wd.tree->find_domain(m.dst, m.level);
+      const auto* d = k_dst >= 0 ? &wd.tree->domain_of(m.dst, static_cast<std::size_t>(k_dst)) : nullptr;
+      const bool cpu_groups = d != nullptr && d->nr_groups == d->span_weight;
+      if (cpu_groups && m.type == migration_type::migrate_task && m.reason != migration_reason::active) {
+        const std::uint64_t src = m.src_load / nice_0_load;
+        const std::uint64_t dst = m.dst_load / nice_0_load;
+        const std::uint64_t k = j - i;
+        RC_LOG() << "round " << log[i].round << ": " << k << " task(s) " << m.src << "->" << m.dst << " with " << src
+                 << " and " << dst << " tasks before\n";
+        RC_ASSERT(dst + k <= src - k);
+      }
+      i = j;
+    }
+  }));
+}
+
 TEST_CASE("Exactly one CPU of each group is its designated balancer", "[property][balance][designated-balancer]") {
   REQUIRE(test::check("balance: I16 designated balancer", 100, [] {
     const bc::machine_shape shape = *gen_machine();
@@ -465,14 +497,7 @@ TEST_CASE("Exactly one CPU of each group is its designated balancer", "[property
     auto snap = std::make_unique<snapshot<L>>(sys->snap());
     const tree_t& t = *wd.tree;
     auto env_for = [&](std::size_t cpu, std::size_t k, cpu_idle_type idle) {
-      lb_env<L> env;
-      env.tree = &t;
-      env.snap = snap.get();
-      env.sd = &t.domain_of(cpu, k);
-      env.dst_cpu = cpu;
-      env.idle = idle;
-      env.cpus = t.span(*env.sd) & t.cpu_map();
-      return env;
+      return make_lb_env<linux_defaults>(t, *snap, nullptr, cpu, k, idle, 0);
     };
     for (std::size_t cpu : t.cpu_map())
       for (std::size_t k = 0; k < t.nr_domains(cpu); ++k) {

@@ -2,9 +2,10 @@
 // "The Linux Scheduler: a Decade of Wasted Cores", EuroSys 2016, §3.1), scaled down to
 // 2 NUMA nodes x 4 cores, run through the Linux pack and the Wasted Cores min-load pack.
 //
-// Every expected number below is derived by hand from kernel/sched/fair.c (v6.16, the
-// extract in /tmp/fair_lb.c) and the model's signal rules (model/system.hpp), never read
-// back from the code under test.
+// Every expected number below is derived by hand from kernel/sched/fair.c (v6.16:
+// update_sg_lb_stats(), sched_balance_find_src_group(), calculate_imbalance(),
+// sched_balance_find_src_rq(), detach_tasks()) and the model's signal rules
+// (model::system), never read back from the code under test.
 //
 // Why the paper saw idle cores and Linux v6.16 does not. Before Linux 5.5 (Vincent
 // Guittot's load_balance() rework, commit 0b0695f2b34a "sched/fair: Rework
@@ -28,23 +29,15 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "support/balance_machine.hpp"
-#include <string>
 
 using namespace balancekit;
 
 namespace {
 using L = small_limits;
 using tree_t = domain_tree<L>;
-// No sgc->imbalance flags (a typed null: the functions deduce the limits from it).
-constexpr const group_imbalance_flags<L>* no_flags = nullptr;
-
-/// The paper's fix as a pack: only the busiest-group rule changes.
-struct min_load : linux_defaults {
-  using src_group = wasted_cores::min_load_src_group;
-};
-
 using machine = test::balance_machine<L>;
 
 // 2 packages, one node each, one L3 per node, 4 cores of one thread: CPUs 0-3 on node 0,
@@ -68,10 +61,10 @@ s1_tasks fork_s1(model::system<P, L>& sys) {
   s1_tasks t;
   std::uint64_t id = 1;
   t.r = sys.fork({id++, 1024, 1024}, 0);
-  REQUIRE(t.r != sys.none);
+  REQUIRE(t.r != no_task);
   for (std::size_t i = 0; i < 8; ++i) {
     t.make[i] = sys.fork({id++, 128, 1024}, 4 + i / 2);
-    REQUIRE(t.make[i] != sys.none);
+    REQUIRE(t.make[i] != no_task);
   }
   return t;
 }
@@ -94,24 +87,12 @@ std::size_t numa_index(const tree_t& tree, std::size_t cpu) {
   return static_cast<std::size_t>(k);
 }
 
-// An lb_env for `cpu`'s k-th domain, filled exactly as balancer::balance_domain() does.
+// The environment of `cpu`'s k-th domain as a balance of pack P starts it, without
+// sgc->imbalance flags.
 template <class P>
-lb_env<L> env_for(const tree_t& tree, snapshot<L>& snap, std::size_t cpu, std::size_t k, cpu_idle_type idle,
-                  nanoseconds now) {
-  const auto& sd = tree.domain_of(cpu, k);
-  lb_env<L> env;
-  env.tree = &tree;
-  env.snap = &snap;
-  env.sd = &sd;
-  env.parent = k + 1 < tree.nr_domains(cpu) ? &tree.domain_of(cpu, k + 1) : nullptr;
-  env.dst_cpu = cpu;
-  env.idle = idle;
-  env.cpus = tree.span(sd) & tree.cpu_map();
-  env.dst_grpmask = tree.balance_mask(tree.group_of(sd, 0));
-  env.fbq = fbq_type::all;
-  env.now = now;
-  env.tun = P::tunables;
-  return env;
+lb_env<P, L> env_for(const tree_t& tree, const snapshot<L>& snap, std::size_t cpu, std::size_t k, cpu_idle_type idle,
+                     nanoseconds now) {
+  return make_lb_env<P>(tree, snap, nullptr, cpu, k, idle, now);
 }
 
 using mask = cpumask<L::max_cpus>;
@@ -160,14 +141,14 @@ TEST_CASE("an idle CPU of the R node pulls a waiting make thread by utilization 
   auto snap = std::make_unique<snapshot<L>>(sys->snap());
   const std::size_t k = numa_index(tree, 1);
   const nanoseconds now = sys->default_round_length();
-  lb_env<L> env = env_for<linux_defaults>(tree, *snap, 1, k, cpu_idle_type::idle, now);
+  lb_env<linux_defaults, L> env = env_for<linux_defaults>(tree, *snap, 1, k, cpu_idle_type::idle, now);
 
   // should_we_balance(): the first idle CPU of the local group's balance mask (0-3) is
   // CPU 1 (CPU 0 runs R; no SMT, so every idle CPU is on an idle core): CPU 1 balances.
   CHECK(linux_should_we_balance::check(env));
 
   sd_lb_stats sds;
-  update_sd_lb_stats(env, no_flags, sds);
+  update_sd_lb_stats(env, sds);
   // Local group = node 0 (group 0): capacity 4 x 1024 = 4096, load 1024, util 1024,
   // runnable 1024, 1 task, 3 idle CPUs. sum_nr_running 1 < weight 4 → group_has_spare.
   REQUIRE(sds.local == 0);
@@ -192,14 +173,17 @@ TEST_CASE("an idle CPU of the R node pulls a waiting make thread by utilization 
   CHECK(busiest.type == group_type::overloaded);
   CHECK(busiest.avg_load == 256);
   // fbq_classify_group(): 8 tasks, none with a preferred node → regular.
-  CHECK(env.fbq == fbq_type::regular);
+  CHECK(sds.fbq == fbq_type::regular);
 
   // sched_balance_find_src_group(): busiest overloaded, local has_spare (lower type, not
   // overloaded) → calculate_imbalance(): busiest > fully_busy and the NUMA domain has no
   // SD_SHARE_LLC → migrate_util, imbalance = max(4096, 1024) - 1024 = 3072.
-  REQUIRE(find_src_group_decision(env, sds) == src_group_verdict::force);
-  CHECK(env.mtype == migration_type::migrate_util);
-  CHECK(env.imbalance == 3072);
+  const src_group_decision d = find_src_group_decision(env, sds);
+  REQUIRE(d.group == 1);
+  CHECK(d.type == migration_type::migrate_util);
+  CHECK(d.imbalance == 3072);
+  CHECK(d.fbq == fbq_type::regular);
+  env.apply(d);  // as the balancing pass hands it to the next steps
 
   // sched_balance_find_src_rq(), migrate_util: the CPU with the highest
   // cpu_util_cfs_boost() = min(max(util 1024, runnable 2048, util_est 1024), 1024) = 1024
@@ -217,7 +201,7 @@ TEST_CASE("an idle CPU of the R node pulls a waiting make thread by utilization 
   env.flags |= lbf::all_pinned;
   env.loop_max = 2;
   detached_tasks out;
-  CHECK(linux_detach::detach(env, out) == 1);
+  CHECK(linux_detach::detach(env, *snap, out) == 1);
   REQUIRE(out.size() == 1);
   CHECK(out[0] == t.make[1]);
   CHECK(env.imbalance == 2560);
@@ -226,7 +210,7 @@ TEST_CASE("an idle CPU of the R node pulls a waiting make thread by utilization 
   // The same attempt through balancer::balance_domain(): one periodic migration
   // 4 → 1 at the NUMA level, src_load 256 before it left, dst_load 0.
   auto snap2 = std::make_unique<snapshot<L>>(sys->snap());
-  auto state = std::make_unique<balance_state<L>>();
+  auto state = std::make_unique<balance_state<linux_defaults, L>>();
   state->reset(tree, 0);
   balancer<linux_defaults, L> b{tree};
   balance_result<L> res;
@@ -311,13 +295,13 @@ TEST_CASE("the min-load pack's first S1 decision is half the gap between busiest
           "[scenarios][s1][wasted_cores]") {
   const auto m = two_nodes();
   const tree_t& tree = *m->tree;
-  auto sys = std::make_unique<model::system<min_load, L>>(tree);
+  auto sys = std::make_unique<model::system<wasted_cores_rules, L>>(tree);
   sys->reset();
   const s1_tasks t = fork_s1(*sys);
   auto snap = std::make_unique<snapshot<L>>(sys->snap());
   const std::size_t k = numa_index(tree, 1);
   const nanoseconds now = sys->default_round_length();
-  lb_env<L> env = env_for<min_load>(tree, *snap, 1, k, cpu_idle_type::idle, now);
+  lb_env<wasted_cores_rules, L> env = env_for<wasted_cores_rules>(tree, *snap, 1, k, cpu_idle_type::idle, now);
 
   // Node 0 loads [1024, 0, 0, 0]: min 0. Node 1 loads [256, 256, 256, 256]: min 256,
   // max 256. local.min 0 < busiest.min 256 → steal, migrate_load,
@@ -328,9 +312,12 @@ TEST_CASE("the min-load pack's first S1 decision is half the gap between busiest
   CHECK(local.max_load == 1024);
   CHECK(remote.min_load == 256);
   CHECK(remote.max_load == 256);
-  CHECK(wasted_cores::min_load_src_group::find(env, no_flags) == 1);
-  CHECK(env.mtype == migration_type::migrate_load);
-  CHECK(env.imbalance == 128);
+  const src_group_decision d = wasted_cores::min_load_src_group::find(env);
+  CHECK(d.group == 1);
+  CHECK(d.type == migration_type::migrate_load);
+  CHECK(d.imbalance == 128);
+  CHECK(d.fbq == fbq_type::all);
+  env.apply(d);
 
   // find_src_rq, migrate_load (fbq stays `all`: the min-load rule gathers no NUMA stats):
   // the highest load per capacity, 256*1024 each, first one kept → CPU 4. detach: the
@@ -340,7 +327,7 @@ TEST_CASE("the min-load pack's first S1 decision is half the gap between busiest
   env.src_cpu = src;
   env.loop_max = 2;
   detached_tasks out;
-  CHECK(linux_detach::detach(env, out) == 1);
+  CHECK(linux_detach::detach(env, *snap, out) == 1);
   REQUIRE(out.size() == 1);
   CHECK(out[0] == t.make[1]);
   CHECK(env.imbalance == 0);
@@ -349,19 +336,21 @@ TEST_CASE("the min-load pack's first S1 decision is half the gap between busiest
   // {0} (R) min 1024 → imbalance (1024-0)/2 = 512; but find_src_rq leaves a lone task
   // whose load 1024 exceeds the imbalance → no source CPU: nothing moves at MC.
   auto snap_mc = std::make_unique<snapshot<L>>(sys->snap());
-  lb_env<L> mc = env_for<min_load>(tree, *snap_mc, 1, 0, cpu_idle_type::idle, now);
-  const int g = wasted_cores::min_load_src_group::find(mc, no_flags);
-  REQUIRE(g >= 0);
-  CHECK(tree.span(tree.group_of(*mc.sd, static_cast<std::size_t>(g))) == mask::of(0));
-  CHECK(mc.imbalance == 512);
-  CHECK(linux_src_rq::find(mc, static_cast<std::size_t>(g)) == linux_src_rq::npos);
+  lb_env<wasted_cores_rules, L> mc = env_for<wasted_cores_rules>(tree, *snap_mc, 1, 0, cpu_idle_type::idle, now);
+  const src_group_decision at_mc = wasted_cores::min_load_src_group::find(mc);
+  REQUIRE(at_mc.group != no_group);
+  const auto g = static_cast<std::size_t>(at_mc.group);
+  CHECK(tree.span(tree.group_of(*mc.sd, g)) == mask::of(0));
+  CHECK(at_mc.imbalance == 512);
+  mc.apply(at_mc);
+  CHECK(linux_src_rq::find(mc, g) == no_cpu);
 }
 
 TEST_CASE("the min-load pack also reaches work conservation on S1 after one round",
           "[scenarios][s1][wasted_cores]") {
   const auto m = two_nodes();
   const tree_t& tree = *m->tree;
-  auto sys = std::make_unique<model::system<min_load, L>>(tree);
+  auto sys = std::make_unique<model::system<wasted_cores_rules, L>>(tree);
   sys->reset();
   fork_s1(*sys);
 
@@ -410,9 +399,9 @@ TEST_CASE("with two R threads the Linux pack still leaves no idle CPU next to a 
   const tree_t& tree = *m->tree;
   auto sys = std::make_unique<model::system<linux_defaults, L>>(tree);
   sys->reset();
-  REQUIRE(sys->fork({1, 1024, 1024}, 0) != sys->none);
-  REQUIRE(sys->fork({2, 1024, 1024}, 1) != sys->none);
-  for (std::size_t i = 0; i < 8; ++i) REQUIRE(sys->fork({10 + i, 128, 1024}, 4 + i / 2) != sys->none);
+  REQUIRE(sys->fork({1, 1024, 1024}, 0) != no_task);
+  REQUIRE(sys->fork({2, 1024, 1024}, 1) != no_task);
+  for (std::size_t i = 0; i < 8; ++i) REQUIRE(sys->fork({10 + i, 128, 1024}, 4 + i / 2) != no_task);
   const model::round_report r1 = sys->round();
   CHECK(r1.migrations == 2);
   REQUIRE(sys->log().size() == 2);

@@ -25,7 +25,7 @@ TEST_CASE("A hog on a little CPU is a misfit and an idle big CPU pulls it by act
   const auto p = phone8();
   auto sys = std::make_unique<model::system<linux_defaults, L>>(*p->tree);
   sys->reset();
-  REQUIRE(sys->fork({1, 1024, 1024, ~cpumask<L::max_cpus>{}}, 0) != sys->none);
+  REQUIRE(sys->fork({1, 1024, 1024, ~cpumask<L::max_cpus>{}}, 0) != no_task);
   // CPU 0 has capacity 446 and runs one hog: D = 1024 > C = 446, so util = 1024*446/1024
   // = 446 and runnable = min(1024, 1024*1024/446 = 2351) = 1024, load = 1024. The hog does
   // not fit (446*1280 = 570880 >= 446*1024 = 456704), may run anywhere, and its biggest
@@ -58,7 +58,7 @@ TEST_CASE("A hog pinned to a little CPU is no misfit", "[scenarios][misfit]") {
   auto sys = std::make_unique<model::system<linux_defaults, L>>(*p->tree);
   sys->reset();
   // nr_cpus_allowed == 1: update_misfit_status() clears the misfit load.
-  REQUIRE(sys->fork({1, 1024, 1024, cpumask<L::max_cpus>::of(0)}, 0) != sys->none);
+  REQUIRE(sys->fork({1, 1024, 1024, cpumask<L::max_cpus>::of(0)}, 0) != no_task);
   CHECK(sys->snap().cpus[0].misfit_task_load == 0);
   for (int r = 0; r < 6; ++r) CHECK(sys->round().migrations == 0);
 }

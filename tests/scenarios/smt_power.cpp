@@ -3,8 +3,9 @@
 // SMT siblings has far less "CPU power" than two cores. On a 2-core x 2-thread machine
 // the two hogs must end on different cores and stay there.
 //
-// Expected outcomes are derived by hand from kernel/sched/fair.c (v6.16, /tmp/fair_lb.c)
-// and the model's rules (model/system.hpp); they are not read back from the balancer.
+// Expected outcomes are derived by hand from kernel/sched/fair.c (v6.16: smt_balance(),
+// sibling_imbalance(), need_active_balance()) and the model's rules (model::system); they
+// are not read back from the balancer.
 #include <balancekit/balancer.hpp>
 #include <balancekit/domains.hpp>
 #include <balancekit/model/system.hpp>
@@ -14,17 +15,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "support/balance_machine.hpp"
-#include <string>
 
 using namespace balancekit;
 
 namespace {
 using L = small_limits;
 using tree_t = domain_tree<L>;
-// No sgc->imbalance flags (a typed null: the functions deduce the limits from it).
-constexpr const group_imbalance_flags<L>* no_flags = nullptr;
 using mask = cpumask<L::max_cpus>;
 
 using machine = test::balance_machine<L>;
@@ -80,19 +79,12 @@ TEST_CASE("an MC group holding two hogs on one core is classified group_smt_bala
 
   auto sys = std::make_unique<sys_t>(tree);
   sys->reset();
-  REQUIRE(sys->fork({1, 1024, 1024}, 0) != sys->none);
-  REQUIRE(sys->fork({2, 1024, 1024}, 1) != sys->none);
+  REQUIRE(sys->fork({1, 1024, 1024}, 0) != no_task);
+  REQUIRE(sys->fork({2, 1024, 1024}, 1) != no_task);
   auto snap = std::make_unique<snapshot<L>>(sys->snap());
-  lb_env<L> env;
-  env.tree = &tree;
-  env.snap = snap.get();
-  env.sd = &mc;
-  env.dst_cpu = 2;
-  env.idle = cpu_idle_type::idle;
-  env.cpus = tree.span(mc) & tree.cpu_map();
-  env.dst_grpmask = tree.balance_mask(tree.group_of(mc, 0));
+  const auto env = make_lb_env<linux_defaults>(tree, *snap, nullptr, 2, 1, cpu_idle_type::idle, 0);
   sd_lb_stats sds;
-  update_sd_lb_stats(env, no_flags, sds);
+  update_sd_lb_stats(env, sds);
   REQUIRE(sds.busiest == 1);
   CHECK(sds.busiest_stat.type == group_type::smt_balance);
 }
@@ -105,8 +97,8 @@ TEST_CASE("two hogs on sibling threads end on different cores through an active 
   sys->reset();
   const std::uint32_t a = sys->fork({1, 1024, 1024}, 0);
   const std::uint32_t b = sys->fork({2, 1024, 1024}, 1);
-  REQUIRE(a != sys->none);
-  REQUIRE(b != sys->none);
+  REQUIRE(a != no_task);
+  REQUIRE(b != no_task);
 
   // The first decision, by CPU 2 (idle, first idle CPU of MC group {2,3} on an idle core,
   // so should_we_balance() says yes; CPU 3 is told no). MC groups: local {2,3} empty →
@@ -159,8 +151,8 @@ TEST_CASE("two hogs queued on one CPU split to its sibling first, then across co
   sys->reset();
   const std::uint32_t a = sys->fork({1, 1024, 1024}, 0);  // runs on CPU 0
   const std::uint32_t b = sys->fork({2, 1024, 1024}, 0);  // waits behind it
-  REQUIRE(a != sys->none);
-  REQUIRE(b != sys->none);
+  REQUIRE(a != no_task);
+  REQUIRE(b != no_task);
 
   // Round 1. CPU 0 (busy): SMT finds nothing to pull; at MC the first idle CPU of {0,1}
   // is CPU 1 → stop. CPU 1 (idle) at SMT: local {1} has_spare; {0}: 2 tasks on weight 1,

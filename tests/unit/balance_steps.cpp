@@ -9,15 +9,16 @@
 
 #include <cstdint>
 #include <memory>
-
-#include "support/balance_machine.hpp"
 #include <string>
 #include <string_view>
+
+#include "support/balance_machine.hpp"
 
 using namespace balancekit;
 using L = small_limits;
 using tree_t = domain_tree<L>;
-using env_t = lb_env<L>;
+using env_t = lb_env<linux_defaults, L>;
+using state_t = balance_state<linux_defaults, L>;
 using task_t = task_state<L>;
 using mask_t = cpumask<L::max_cpus>;
 
@@ -51,29 +52,15 @@ task_t hog(std::uint64_t id, std::uint64_t util_avg = 341) {
 // Queues a task at the head of `cpu` and adds it to the CPU's sums, as enqueue does.
 std::uint32_t put(snapshot<L>& s, const task_t& t, std::size_t cpu, bool running = false) {
   const std::uint32_t i = s.add_task(t, cpu, running);
-  REQUIRE(i != snapshot<L>::none);
-  cpu_state& c = s.cpus[cpu];
-  ++c.nr_running;
-  ++c.h_nr_runnable;
-  c.load += t.load;
-  c.util += t.util;
-  c.util_est += t.util_est;
-  c.runnable += t.runnable;
+  REQUIRE(i != no_task);
+  account_enqueue(s.cpus[cpu], t);
   return i;
 }
 
+// The environment of `dst`'s k-th domain at one second, with no balance state.
 env_t make_env(machine& m, std::size_t dst, std::size_t k, cpu_idle_type idle, std::size_t src = 0) {
-  env_t e;
-  e.tree = m.tree.get();
-  e.snap = m.snap.get();
-  e.sd = &m.tree->domain_of(dst, k);
-  e.parent = k + 1 < m.tree->nr_domains(dst) ? &m.tree->domain_of(dst, k + 1) : nullptr;
-  e.dst_cpu = dst;
+  env_t e = make_lb_env<linux_defaults>(*m.tree, *m.snap, nullptr, dst, k, idle, one_second);
   e.src_cpu = src;
-  e.idle = idle;
-  e.cpus = m.tree->span(*e.sd) & m.tree->cpu_map();
-  e.dst_grpmask = m.tree->balance_mask(m.tree->group_of(*e.sd, 0));
-  e.now = one_second;
   return e;
 }
 
@@ -212,7 +199,7 @@ TEST_CASE("The busiest queue for utilization needs more than one task", "[balanc
   CHECK(linux_src_rq::find(e, 1) == 2);
   set_rq(m->snap->cpus[3], 1, 1024);  // only CPU 2 left
   set_rq(m->snap->cpus[2], 1, 1024);
-  CHECK(linux_src_rq::find(e, 1) == linux_src_rq::npos);
+  CHECK(linux_src_rq::find(e, 1) == no_cpu);
 }
 
 TEST_CASE("The busiest queue for tasks has the most fair tasks, the first one on ties", "[balance][steps][src_rq]") {
@@ -228,7 +215,7 @@ TEST_CASE("The busiest queue for tasks has the most fair tasks, the first one on
   m->snap->cpus[2].h_nr_runnable = 0;
   CHECK(linux_src_rq::find(e, 1) == 3);
   e.cpus.reset(3);
-  CHECK(linux_src_rq::find(e, 1) == linux_src_rq::npos);
+  CHECK(linux_src_rq::find(e, 1) == no_cpu);
 }
 
 TEST_CASE("The busiest queue for a misfit task has the biggest misfit load", "[balance][steps][src_rq]") {
@@ -267,7 +254,7 @@ TEST_CASE("A task pinned away from dst offers the first allowed CPU of dst's gro
   migrate_fixture f(pinned_to(cpus_of({1, 2, 3})));
   REQUIRE(f.e.dst_grpmask == cpus_of({0, 1}));
   f.e.new_dst_cpu = 42;
-  CHECK_FALSE(can_migrate_task(f.e, f.t));
+  CHECK_FALSE(linux_can_migrate::check(f.e, f.t));
   // dst_grpmask {0,1} ∩ cpus {0-3} ∩ allowed {1,2,3} = {1}
   CHECK((f.e.flags & lbf::some_pinned) != 0);
   CHECK((f.e.flags & lbf::dst_pinned) != 0);
@@ -278,14 +265,14 @@ TEST_CASE("A task allowed nowhere in dst's group is only some-pinned", "[balance
   SECTION("allowed {2,3}") {
     migrate_fixture f(pinned_to(cpus_of({2, 3})));
     f.e.new_dst_cpu = 42;
-    CHECK_FALSE(can_migrate_task(f.e, f.t));
+    CHECK_FALSE(linux_can_migrate::check(f.e, f.t));
     CHECK(f.e.flags == lbf::some_pinned);
     CHECK(f.e.new_dst_cpu == 42);
   }
   SECTION("allowed {1,2,3} but CPU 1 already ruled out of env.cpus") {
     migrate_fixture f(pinned_to(cpus_of({1, 2, 3})));
     f.e.cpus.reset(1);
-    CHECK_FALSE(can_migrate_task(f.e, f.t));
+    CHECK_FALSE(linux_can_migrate::check(f.e, f.t));
     CHECK(f.e.flags == lbf::some_pinned);
   }
 }
@@ -295,7 +282,7 @@ TEST_CASE("No alternative destination is searched when newly idle or already fou
     migrate_fixture f(pinned_to(cpus_of({1, 2, 3})));
     f.e.idle = cpu_idle_type::newly_idle;
     f.e.new_dst_cpu = 42;
-    CHECK_FALSE(can_migrate_task(f.e, f.t));
+    CHECK_FALSE(linux_can_migrate::check(f.e, f.t));
     CHECK(f.e.flags == lbf::some_pinned);
     CHECK(f.e.new_dst_cpu == 42);
   }
@@ -303,7 +290,7 @@ TEST_CASE("No alternative destination is searched when newly idle or already fou
     migrate_fixture f(pinned_to(cpus_of({1, 2, 3})));
     f.e.flags = lbf::dst_pinned;
     f.e.new_dst_cpu = 42;
-    CHECK_FALSE(can_migrate_task(f.e, f.t));
+    CHECK_FALSE(linux_can_migrate::check(f.e, f.t));
     CHECK(f.e.flags == (lbf::dst_pinned | lbf::some_pinned));
     CHECK(f.e.new_dst_cpu == 42);
   }
@@ -313,19 +300,19 @@ TEST_CASE("A movable task clears all-pinned and the running task is refused", "[
   SECTION("queued, cold task: moves") {
     migrate_fixture f(hog(1));
     f.e.flags = lbf::all_pinned;
-    CHECK(can_migrate_task(f.e, f.t));
+    CHECK(linux_can_migrate::check(f.e, f.t));
     CHECK(f.e.flags == 0);
   }
   SECTION("running task: refused, but all-pinned is cleared") {
     migrate_fixture f(hog(1), true);
     f.e.flags = lbf::all_pinned;
-    CHECK_FALSE(can_migrate_task(f.e, f.t));
+    CHECK_FALSE(linux_can_migrate::check(f.e, f.t));
     CHECK(f.e.flags == 0);
   }
   SECTION("running task in an active balance: moves") {
     migrate_fixture f(hog(1), true);
     f.e.flags = lbf::active_lb;
-    CHECK(can_migrate_task(f.e, f.t));
+    CHECK(linux_can_migrate::check(f.e, f.t));
   }
 }
 
@@ -335,19 +322,19 @@ TEST_CASE("A cache-hot task moves only after more than cache_nice_tries failures
   migrate_fixture f(p);
   REQUIRE(f.e.sd->cache_nice_tries == 1);  // MC shares the LLC: sd_init gives 1
   f.e.nr_balance_failed = 0;
-  CHECK_FALSE(can_migrate_task(f.e, f.t));
+  CHECK_FALSE(linux_can_migrate::check(f.e, f.t));
   f.e.nr_balance_failed = 1;  // 1 > 1 is false
-  CHECK_FALSE(can_migrate_task(f.e, f.t));
+  CHECK_FALSE(linux_can_migrate::check(f.e, f.t));
   f.e.nr_balance_failed = 2;
-  CHECK(can_migrate_task(f.e, f.t));
+  CHECK(linux_can_migrate::check(f.e, f.t));
   // exactly migration_cost ago: 500000 < 500000 is false → cold
   f.m->snap->task_at(f.t).exec_start = one_second - 500'000;
   f.e.nr_balance_failed = 0;
-  CHECK(can_migrate_task(f.e, f.t));
+  CHECK(linux_can_migrate::check(f.e, f.t));
   // migration_cost 0 disables hotness
   f.m->snap->task_at(f.t).exec_start = one_second;
   f.e.tun.migration_cost = 0;
-  CHECK(can_migrate_task(f.e, f.t));
+  CHECK(linux_can_migrate::check(f.e, f.t));
 }
 
 TEST_CASE("SMT siblings share their caches, so no task is hot at the SMT level", "[balance][steps][can_migrate]") {
@@ -355,7 +342,7 @@ TEST_CASE("SMT siblings share their caches, so no task is hot at the SMT level",
   p.exec_start = one_second;  // just ran
   migrate_fixture f(p, false, 0, 1);  // CPU 0's SMT domain, task on its sibling 1
   REQUIRE(f.e.sd->flags.has(sd_flag::share_cpucapacity));
-  CHECK(can_migrate_task(f.e, f.t));
+  CHECK(linux_can_migrate::check(f.e, f.t));
 }
 
 TEST_CASE("An ineligible task stays on a first attempt when dst has tasks", "[balance][steps][can_migrate]") {
@@ -364,13 +351,13 @@ TEST_CASE("An ineligible task stays on a first attempt when dst has tasks", "[ba
   migrate_fixture f(p);
   f.m->snap->cpus[0].h_nr_runnable = 1;
   f.e.flags = lbf::all_pinned;
-  CHECK_FALSE(can_migrate_task(f.e, f.t));
+  CHECK_FALSE(linux_can_migrate::check(f.e, f.t));
   CHECK(f.e.flags == lbf::all_pinned);  // refused before the affinity test
   f.e.nr_balance_failed = 1;
-  CHECK(can_migrate_task(f.e, f.t));
+  CHECK(linux_can_migrate::check(f.e, f.t));
   f.e.nr_balance_failed = 0;
   f.m->snap->cpus[0].h_nr_runnable = 0;
-  CHECK(can_migrate_task(f.e, f.t));
+  CHECK(linux_can_migrate::check(f.e, f.t));
 }
 
 // ---------------------------------------------------------------------- detach
@@ -399,7 +386,7 @@ TEST_CASE("Detaching walks the source queue from its tail and stops when the imb
   f.e.mtype = migration_type::migrate_task;
   f.e.imbalance = 2;
   f.e.loop_max = 4;
-  CHECK(linux_detach::detach(f.e, f.out) == 2);
+  CHECK(linux_detach::detach(f.e, f.snap(), f.out) == 2);
   REQUIRE(f.out.size() == 2);
   CHECK(f.out[0] == t0);
   CHECK(f.out[1] == t1);
@@ -419,7 +406,7 @@ TEST_CASE("Detaching looks at no more than loop_max tasks", "[balance][steps][de
   f.e.mtype = migration_type::migrate_task;
   f.e.imbalance = 2;
   f.e.loop_max = 1;
-  CHECK(linux_detach::detach(f.e, f.out) == 1);
+  CHECK(linux_detach::detach(f.e, f.snap(), f.out) == 1);
   CHECK(f.out[0] == t0);
   CHECK(f.e.imbalance == 1);
 }
@@ -433,7 +420,7 @@ TEST_CASE("A task heavier than the load imbalance moves once failures halve its 
   f.e.imbalance = 600;
   f.e.loop_max = 3;
   SECTION("no failure: 1024 > 600 for both, the running one refused; nothing moves") {
-    CHECK(linux_detach::detach(f.e, f.out) == 0);
+    CHECK(linux_detach::detach(f.e, f.snap(), f.out) == 0);
     CHECK(f.e.imbalance == 600);
     CHECK(f.e.loop == 4);  // the fourth look exceeds loop_max 3
     // t0, t1, t2 were each rotated to the head: the order is back to t2 t1 t0
@@ -443,13 +430,13 @@ TEST_CASE("A task heavier than the load imbalance moves once failures halve its 
   }
   SECTION("one failure: 1024 >> 1 = 512 <= 600, moves, imbalance 600 - 1024 = -424") {
     f.e.nr_balance_failed = 1;
-    CHECK(linux_detach::detach(f.e, f.out) == 1);
+    CHECK(linux_detach::detach(f.e, f.snap(), f.out) == 1);
     CHECK(f.out[0] == t0);
     CHECK(f.e.imbalance == -424);
   }
   SECTION("a task whose load equals the imbalance moves") {
     f.snap().task_at(t1).h_load = 600;
-    CHECK(linux_detach::detach(f.e, f.out) == 1);
+    CHECK(linux_detach::detach(f.e, f.snap(), f.out) == 1);
     CHECK(f.out[0] == t1);  // t0 skipped (1024 > 600), t1: 600 > 600 is false
     CHECK(f.e.imbalance == 0);
     CHECK(f.snap().head(1) == t0);  // the skipped task went to the head
@@ -466,7 +453,7 @@ TEST_CASE("Utilization detaching skips tasks above the imbalance and continues",
   f.e.loop_max = 3;
   // t0: 700 > 500 skip (→ t0 t2 t1); t1: 400 → imbalance 100 (→ t0 t2); t2 running skip
   // (→ t2 t0); loop 4 > 3 stops.
-  CHECK(linux_detach::detach(f.e, f.out) == 1);
+  CHECK(linux_detach::detach(f.e, f.snap(), f.out) == 1);
   CHECK(f.out[0] == t1);
   CHECK(f.e.imbalance == 100);
   CHECK(f.snap().head(1) == t2);
@@ -483,7 +470,7 @@ TEST_CASE("Misfit detaching skips tasks that fit their CPU", "[balance][steps][d
   f.e.mtype = migration_type::migrate_misfit;
   f.e.imbalance = 1;
   f.e.loop_max = 3;
-  CHECK(linux_detach::detach(f.e, f.out) == 1);
+  CHECK(linux_detach::detach(f.e, f.snap(), f.out) == 1);
   CHECK(f.out[0] == t1);
   CHECK(f.e.imbalance == 0);
 }
@@ -498,18 +485,18 @@ TEST_CASE("An idle destination never takes the source's last task", "[balance][s
   f.e.loop_max = 3;
   SECTION("idle: two of three") {
     f.e.idle = cpu_idle_type::idle;
-    CHECK(linux_detach::detach(f.e, f.out) == 2);
+    CHECK(linux_detach::detach(f.e, f.snap(), f.out) == 2);
     CHECK(f.snap().cpus[1].nr_running == 1);
     CHECK(f.e.imbalance == 3);
   }
   SECTION("busy: all three") {
-    CHECK(linux_detach::detach(f.e, f.out) == 3);
+    CHECK(linux_detach::detach(f.e, f.snap(), f.out) == 3);
     CHECK(f.snap().cpus[1].nr_running == 0);
     CHECK(f.e.imbalance == 2);
   }
   SECTION("newly idle: one task, then stop (CONFIG_PREEMPTION)") {
     f.e.idle = cpu_idle_type::newly_idle;
-    CHECK(linux_detach::detach(f.e, f.out) == 1);
+    CHECK(linux_detach::detach(f.e, f.snap(), f.out) == 1);
     CHECK(f.e.imbalance == 4);
   }
 }
@@ -524,7 +511,7 @@ TEST_CASE("Tasks that cannot move rotate to the head of the source queue", "[bal
   f.e.loop_max = 3;
   f.e.flags = lbf::all_pinned;
   // t0 pinned → t0 t2 t1; t1 moves → t0 t2
-  CHECK(linux_detach::detach(f.e, f.out) == 1);
+  CHECK(linux_detach::detach(f.e, f.snap(), f.out) == 1);
   CHECK(f.out[0] == t1);
   CHECK(f.snap().head(1) == t0);
   CHECK(f.snap().tail(1) == t2);
@@ -538,7 +525,7 @@ TEST_CASE("A source with at most one task detaches nothing and is not all-pinned
   f.e.imbalance = 1;
   f.e.loop_max = 1;
   f.e.flags = lbf::all_pinned;
-  CHECK(linux_detach::detach(f.e, f.out) == 0);
+  CHECK(linux_detach::detach(f.e, f.snap(), f.out) == 0);
   CHECK(f.e.flags == 0);
   CHECK(f.e.loop == 0);
 }
@@ -593,7 +580,7 @@ namespace {
 // Two one-thread cores under one LLC: CPU 0's only domain is MC {0,1} with groups {0}, {1}.
 struct balancer_fixture {
   std::unique_ptr<machine> m = build("package:1 l3:1 core:2 pu:1");
-  std::unique_ptr<balance_state<L>> state = std::make_unique<balance_state<L>>();
+  std::unique_ptr<state_t> state = std::make_unique<state_t>();
   balancer<linux_defaults, L> b{*m->tree};
   balancer_fixture() {
     REQUIRE(m->tree->nr_domains(0) == 1);
@@ -766,9 +753,9 @@ TEST_CASE("Groups above a degenerate base domain have no flags, so a lone CFS ta
   // With SD_PREFER_SIBLING on the group, sibling_imbalance = 2 - 0 = 2 > 1 forces a balance.
   put(*m->snap, hog(1), 1);
   m->snap->cpus[1].nr_running = 2;  // + the RT task
-  env_t e = make_env(*m, 0, 0, cpu_idle_type::idle);
-  CHECK(linux_src_group::find(e, static_cast<const group_imbalance_flags<L>*>(nullptr)) == -1);
-  CHECK(e.imbalance == 0);
+  const src_group_decision decision = linux_src_group::find(make_env(*m, 0, 0, cpu_idle_type::idle));
+  CHECK(decision.group == no_group);
+  CHECK(decision.imbalance == 0);
 }
 
 TEST_CASE("Core groups carry the SMT flags once the cluster level degenerates, so a busy core is SMT-balanced",
@@ -793,8 +780,8 @@ TEST_CASE("Core groups carry the SMT flags once the cluster level degenerates, s
   // prefer_sibling and sibling_imbalance (cores 1/1: 4 - 0 = 4 > 1) force a balance;
   // calculate_imbalance(): smt_balance → migrate_task, imbalance 1.
   // (As has_spare it would be sibling_imbalance 4 >> 1 = 2.)
-  env_t e = make_env(*m, 2, 1, cpu_idle_type::idle);
-  CHECK(linux_src_group::find(e, static_cast<const group_imbalance_flags<L>*>(nullptr)) == 1);
-  CHECK(e.mtype == migration_type::migrate_task);
-  CHECK(e.imbalance == 1);
+  const src_group_decision d = linux_src_group::find(make_env(*m, 2, 1, cpu_idle_type::idle));
+  CHECK(d.group == 1);
+  CHECK(d.type == migration_type::migrate_task);
+  CHECK(d.imbalance == 1);
 }

@@ -34,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -41,6 +42,7 @@
 
 #include <balancekit/core/error.hpp>
 #include <balancekit/core/limits.hpp>
+#include <balancekit/core/units.hpp>
 #include <balancekit/detail/text.hpp>
 #include <balancekit/topology/spec.hpp>
 #include <balancekit/topology/topology.hpp>

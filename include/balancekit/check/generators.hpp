@@ -14,15 +14,18 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <numeric>
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -31,6 +34,7 @@
 #include <balancekit/core/limits.hpp>
 #include <balancekit/topology/machines.hpp>
 #include <balancekit/topology/spec.hpp>
+#include <balancekit/topology/topology.hpp>
 
 namespace balancekit::check {
 

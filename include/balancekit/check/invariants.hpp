@@ -7,7 +7,12 @@
 #include <cstddef>
 #include <cstdint>
 
-#include <balancekit/balancer.hpp>
+#include <balancekit/balancer/result.hpp>
+#include <balancekit/core/cpumask.hpp>
+#include <balancekit/core/index.hpp>
+#include <balancekit/core/limits.hpp>
+#include <balancekit/domains/domain_tree.hpp>
+#include <balancekit/domains/flags.hpp>
 #include <balancekit/stats/snapshot.hpp>
 
 namespace balancekit::check {
@@ -32,7 +37,7 @@ template <limits_pack L>
     if (snap.cpus[c].nr_running == 0) idle.set(c);
   if (idle.empty()) return {};
   for (std::size_t c : cpus) {
-    for (std::uint32_t t = snap.head(c); t != snapshot<L>::none; t = snap.next(t)) {
+    for (std::uint32_t t = snap.head(c); t != no_task; t = snap.next(t)) {
       if (snap.running(t)) continue;
       const auto where = idle & snap.task_at(t).allowed;
       if (where.any()) return {true, where.first(), c, t};
@@ -60,7 +65,7 @@ template <limits_pack L>
 
 /// I5 (conservation, LinSched's sanity check): every queue is well formed and every CPU's
 /// counters and PELT sums equal the sums over its queued tasks. Returns the first CPU
-/// that disagrees, or `npos`.
+/// that disagrees, or `no_cpu`.
 template <limits_pack L>
 [[nodiscard]] constexpr std::size_t first_inconsistent_cpu(const cpumask<L::max_cpus>& cpus, const snapshot<L>& snap) {
   for (std::size_t c : cpus) {
@@ -69,8 +74,8 @@ template <limits_pack L>
     std::uint64_t load_sum = 0;
     std::uint64_t util_sum = 0;
     std::uint64_t runnable_sum = 0;
-    bool curr_here = snap.curr(c) == snapshot<L>::none;
-    for (std::uint32_t t = snap.head(c); t != snapshot<L>::none; t = snap.next(t)) {
+    bool curr_here = snap.curr(c) == no_task;
+    for (std::uint32_t t = snap.head(c); t != no_task; t = snap.next(t)) {
       if (snap.cpu_of(t) != c) return c;
       ++n;
       load_sum += snap.task_at(t).load;
@@ -78,11 +83,11 @@ template <limits_pack L>
       runnable_sum += snap.task_at(t).runnable;
       curr_here = curr_here || snap.curr(c) == t;
     }
-    if (!curr_here || (n > 0) != (snap.curr(c) != snapshot<L>::none)) return c;
+    if (!curr_here || (n > 0) != (snap.curr(c) != no_task)) return c;
     if (n != s.nr_running || n != s.h_nr_runnable || n != snap.queue_length(c)) return c;
     if (load_sum != s.load || util_sum != s.util || runnable_sum != s.runnable) return c;
   }
-  return static_cast<std::size_t>(-1);
+  return no_cpu;
 }
 
 /// I6: every queued task is on a CPU it may run on.

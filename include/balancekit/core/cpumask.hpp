@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include <balancekit/core/error.hpp>
+#include <balancekit/core/index.hpp>
 #include <balancekit/detail/contracts.hpp>
 #include <balancekit/detail/text.hpp>
 
@@ -36,8 +37,9 @@ class cpumask {
 
 public:
   using size_type = std::size_t;
-  /// Returned by first/next/last when there is no such CPU (the kernel returns nr_cpu_ids).
-  static constexpr std::size_t npos = N;
+  /// Returned by first/next/last when there is no such CPU: `no_cpu`. (The kernel returns
+  /// nr_cpu_ids; one value for every mask size keeps "no CPU" a single sentinel.)
+  static constexpr std::size_t npos = no_cpu;
 
   constexpr cpumask() = default;
 
@@ -92,7 +94,7 @@ public:
   [[nodiscard]] constexpr std::size_t first() const noexcept { return find_from(0); }
   /// Lowest CPU strictly above `cpu`, or `npos` (kernel: cpumask_next).
   [[nodiscard]] constexpr std::size_t next(std::size_t cpu) const noexcept {
-    return cpu + 1 >= N ? npos : find_from(cpu + 1);
+    return cpu >= N - 1 ? npos : find_from(cpu + 1);
   }
   /// Highest CPU in the mask, or `npos`.
   [[nodiscard]] constexpr std::size_t last() const noexcept {

@@ -1,11 +1,13 @@
 /// \file
-/// Units in the kernel's fixed-point scales: `capacity` and `util` on SCHED_CAPACITY_SCALE
-/// (1024 = the biggest CPU at its highest frequency), `load` in task-weight units
-/// (a nice-0 task weighs 1024).
+/// Units in the kernel's fixed-point scales: `capacity` on SCHED_CAPACITY_SCALE (1024 = the
+/// biggest CPU at its highest frequency; utilization uses the same scale), weights in
+/// task-weight units (a nice-0 task weighs 1024); time in nanoseconds, as the run-queue
+/// clock gives it, and in jiffies, the tick count of the kernel's balance intervals.
 ///
 /// kernel: include/linux/sched.h (SCHED_CAPACITY_SHIFT/SCALE), kernel/sched/sched.h
 /// (NICE_0_LOAD on 64-bit is scaled up by SCHED_FIXEDPOINT_SHIFT internally; the
-/// user-visible weights here are the unscaled ones, as in /proc/<pid>/sched).
+/// user-visible weights here are the unscaled ones, as in /proc/<pid>/sched),
+/// include/linux/jiffies.h (msecs_to_jiffies).
 #pragma once
 
 #include <compare>
@@ -36,11 +38,19 @@ struct quantity {
 
 /// Compute capacity of a CPU or group, 1024 per full-size CPU.
 using capacity = detail::quantity<struct capacity_tag, std::uint64_t>;
-/// Utilization, on the capacity scale (a CPU busy all the time at capacity 1024 has util 1024).
-using util = detail::quantity<struct util_tag, std::uint64_t>;
-/// Load: runnable time weighted by task weight (PELT load_avg).
-using load = detail::quantity<struct load_tag, std::uint64_t>;
 
-inline constexpr capacity full_capacity{sched_capacity_scale};
+/// Time in nanoseconds, as `rq_clock` / `sched_clock` give it.
+using nanoseconds = std::int64_t;
+/// Jiffies, the kernel's tick count.
+using jiffies_t = std::int64_t;
+
+/// The jiffy `now` falls in, at `hz` ticks a second.
+[[nodiscard]] constexpr jiffies_t to_jiffies(nanoseconds now, std::uint32_t hz) noexcept {
+  return now / (1'000'000'000 / static_cast<nanoseconds>(hz));
+}
+/// kernel: msecs_to_jiffies() (rounds up).
+[[nodiscard]] constexpr jiffies_t msecs_to_jiffies(std::uint64_t ms, std::uint32_t hz) noexcept {
+  return static_cast<jiffies_t>((ms * hz + 999) / 1000);
+}
 
 }  // namespace balancekit

@@ -9,4 +9,3 @@
 #include <gsl/assert>
 
 #define BALANCEKIT_EXPECTS(cond) Expects(cond)
-#define BALANCEKIT_ENSURES(cond) Ensures(cond)

@@ -2,6 +2,7 @@
 /// Constexpr text scanning shared by the parsers (cpulists, specs, distances).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 

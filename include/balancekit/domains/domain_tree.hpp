@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -29,6 +30,7 @@
 #include <balancekit/core/error.hpp>
 #include <balancekit/core/limits.hpp>
 #include <balancekit/core/static_vector.hpp>
+#include <balancekit/core/units.hpp>
 #include <balancekit/domains/flags.hpp>
 #include <balancekit/domains/levels.hpp>
 #include <balancekit/topology/topology.hpp>
@@ -87,7 +89,8 @@ private:
 /// **Example**
 /// \code
 /// auto tree = std::make_unique<domain_tree<default_limits>>();
-/// if (status s = domain_tree<default_limits>::build(topo, {}, *tree); !s) ...
+/// // The balancer's rules need mainline's group flags; `{}` would build Linux 6.1's.
+/// if (status s = domain_tree<default_limits>::build(topo, balancer_domain_options(), *tree); !s) ...
 /// for (std::size_t k = 0; k < tree->nr_domains(0); ++k)
 ///   std::printf("%s\n", std::string(tree->name(tree->domain_of(0, k))).c_str());
 /// \endcode

@@ -6,11 +6,15 @@
 /// register_sd() and sd_flags_show() (kernel/sched/debug.c), v6.1.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 #include <type_traits>
 
+#include <balancekit/core/cpumask.hpp>
 #include <balancekit/core/error.hpp>
+#include <balancekit/core/units.hpp>
 #include <balancekit/domains/domain_tree.hpp>
+#include <balancekit/domains/flags.hpp>
 
 namespace balancekit {
 

@@ -6,6 +6,7 @@
 /// x86_numa_in_package_topology[] (arch/x86/kernel/smpboot.c), sched_init_numa().
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -54,7 +55,8 @@ enum class arch_rules : std::uint8_t {
   return t;
 }
 
-/// How to build domains.
+/// How to build domains. The default profile is linux-6.1's, the kernel the domain oracle
+/// boots; the balancer needs `balancer_domain_options()`.
 struct domain_options {
   kernel_profile profile = kernel_profile::linux_6_1;
   arch_rules arch = arch_rules::x86;
@@ -66,5 +68,14 @@ struct domain_options {
   /// (kernel: node_reclaim_distance, RECLAIM_DISTANCE = 30).
   std::uint16_t reclaim_distance = 30;
 };
+
+/// The domain options the balancer's rules expect: the rules are v6.16's, and so must be
+/// the group flags they read (kernel_profile::mainline; see docs/domains.md). The balancer
+/// refuses a tree built with another profile.
+[[nodiscard]] constexpr domain_options balancer_domain_options() noexcept {
+  domain_options o;
+  o.profile = kernel_profile::mainline;
+  return o;
+}
 
 }  // namespace balancekit

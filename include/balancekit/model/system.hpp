@@ -33,11 +33,24 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
-#include <balancekit/balancer.hpp>
+#include <balancekit/balancer/balancer.hpp>
+#include <balancekit/balancer/result.hpp>
+#include <balancekit/balancer/state.hpp>
+#include <balancekit/balancer/tunables.hpp>
+#include <balancekit/core/cpumask.hpp>
+#include <balancekit/core/index.hpp>
+#include <balancekit/core/limits.hpp>
 #include <balancekit/core/static_vector.hpp>
+#include <balancekit/core/units.hpp>
+#include <balancekit/domains/domain_tree.hpp>
+#include <balancekit/domains/flags.hpp>
+#include <balancekit/policy/interval.hpp>
+#include <balancekit/policy/task_selection.hpp>
+#include <balancekit/stats/snapshot.hpp>
 
 namespace balancekit::model {
 
@@ -72,7 +85,6 @@ public:
   using tree_type = domain_tree<L>;
   using snapshot_type = snapshot<L>;
   using result_type = typename balancer<P, L>::result_type;
-  static constexpr std::uint32_t none = snapshot_type::none;
 
   constexpr explicit system(const tree_type& tree) noexcept : balancer_(tree) {}
 
@@ -85,7 +97,7 @@ public:
       cpu_state& s = snap_.cpus[c];
       s.capacity = s.arch_capacity = capacity_of(c);
     }
-    state_.reset(tree, start, P::tunables);
+    state_.reset(tree, start);
     asym_ = false;
     for (std::size_t c : tree.cpu_map())
       for (std::size_t k = 0; k < tree.nr_domains(c); ++k)
@@ -101,29 +113,29 @@ public:
   /// one jiffy more than the longest balance interval the kernel allows
   /// (max_load_balance_interval = HZ * online CPUs / 10).
   [[nodiscard]] constexpr nanoseconds default_round_length() const noexcept {
-    const balance_tunables tun = P::tunables;
+    constexpr balance_tunables tun = P::balance_tuning;
     const jiffies_t j = max_load_balance_interval(tun.hz, balancer_.tree().cpu_map().weight()) + 1;
     return j * (1'000'000'000 / static_cast<nanoseconds>(tun.hz));
   }
   constexpr void set_round_length(nanoseconds ns) noexcept { round_length_ = ns; }
 
   // -- workload events ----------------------------------------------------------------
-  /// A new task queued on `cpu`; returns its index, or `none` when the model is full or
+  /// A new task queued on `cpu`; returns its index, or `no_task` when the model is full or
   /// `cpu` is not in the map or not allowed for the task.
   constexpr std::uint32_t fork(const task_spec<L>& spec, std::size_t cpu) {
-    if (!balancer_.tree().cpu_map().test(cpu) || !spec.allowed.test(cpu)) return none;
+    if (!balancer_.tree().cpu_map().test(cpu) || !spec.allowed.test(cpu)) return no_task;
     task_state<L> t;
     t.id = spec.id;
     t.weight = spec.weight;
     t.allowed = spec.allowed;
     const std::uint32_t i = snap_.add_task(t, cpu, false);
-    if (i == none) return none;
+    if (i == no_task) return no_task;
     demand_[i] = spec.demand;
     max_allowed_capacity_[i] = 0;
     for (std::size_t c : spec.allowed & balancer_.tree().cpu_map())
       max_allowed_capacity_[i] = std::max(max_allowed_capacity_[i], snap_.cpus[c].arch_capacity);
     // add_task leaves the sums to the embedder; the model recomputes them.
-    if (snap_.curr(cpu) == none) snap_.set_curr(i);
+    if (snap_.curr(cpu) == no_task) snap_.set_curr(i);
     refresh();
     return i;
   }
@@ -149,7 +161,7 @@ public:
     refresh();
     for (std::size_t c : balancer_.tree().cpu_map()) {
       const std::uint32_t t = snap_.curr(c);
-      if (t != none) snap_.task_at(t).exec_start = now_;
+      if (t != no_task) snap_.task_at(t).exec_start = now_;
     }
     round_report rep{round_, 0, 0, 0};
     for (std::size_t c : balancer_.tree().cpu_map()) {
@@ -189,7 +201,7 @@ public:
 
   // -- what the model holds ------------------------------------------------------------
   [[nodiscard]] constexpr const snapshot_type& snap() const noexcept { return snap_; }
-  [[nodiscard]] constexpr const balance_state<L>& state() const noexcept { return state_; }
+  [[nodiscard]] constexpr const balance_state<P, L>& state() const noexcept { return state_; }
   [[nodiscard]] constexpr const tree_type& tree() const noexcept { return balancer_.tree(); }
   [[nodiscard]] constexpr nanoseconds now() const noexcept { return now_; }
   [[nodiscard]] constexpr std::uint32_t rounds() const noexcept { return round_; }
@@ -216,11 +228,9 @@ private:
   constexpr void refresh_cpu(std::size_t c) {
     cpu_state& s = snap_.cpus[c];
     std::uint64_t d = 0;
-    for (std::uint32_t t = snap_.head(c); t != none; t = snap_.next(t)) d += demand_[t];
+    for (std::uint32_t t = snap_.head(c); t != no_task; t = snap_.next(t)) d += demand_[t];
     const std::uint64_t cap = s.capacity;
-    s.nr_running = s.h_nr_runnable = 0;
-    s.load = s.util = s.util_est = s.runnable = 0;
-    for (std::uint32_t t = snap_.head(c); t != none; t = snap_.next(t)) {
+    for (std::uint32_t t = snap_.head(c); t != no_task; t = snap_.next(t)) {
       task_state<L>& p = snap_.task_at(t);
       const std::uint64_t dem = demand_[t];
       if (d <= cap) {
@@ -234,16 +244,11 @@ private:
       p.util_est = p.util;
       p.load = p.weight * p.runnable / sched_capacity_scale;
       p.h_load = p.load;
-      ++s.nr_running;
-      ++s.h_nr_runnable;
-      s.load += p.load;
-      s.util += p.util;
-      s.util_est += p.util_est;
-      s.runnable += p.runnable;
     }
+    snap_.refresh_sums(c);
     s.misfit_task_load = 0;
     const std::uint32_t curr = snap_.curr(c);
-    if (asym_ && curr != none) {
+    if (asym_ && curr != no_task) {
       const task_state<L>& p = snap_.task_at(curr);
       if (p.allowed.weight() > 1 && s.arch_capacity != max_allowed_capacity_[curr] && !task_fits_cpu(p, s))
         s.misfit_task_load = std::max<std::uint64_t>(p.h_load, 1);
@@ -289,7 +294,7 @@ private:
 
   balancer<P, L> balancer_;
   snapshot_type snap_{};
-  balance_state<L> state_{};
+  balance_state<P, L> state_{};
   std::array<std::uint64_t, L::max_tasks> demand_{};
   std::array<std::uint64_t, L::max_tasks> max_allowed_capacity_{};
   bool asym_ = false;

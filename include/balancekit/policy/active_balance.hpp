@@ -3,19 +3,22 @@
 /// the task it is running.
 ///
 /// kernel: need_active_balance(), imbalanced_active_balance(), asym_active_balance(),
-/// active_load_balance_cpu_stop(), detach_one_task() — kernel/sched/fair.c (v6.16).
+/// kernel/sched/fair.c (v6.16). The stopper itself (active_load_balance_cpu_stop(),
+/// detach_one_task()) is part of the balancing pass: balancer/pass.hpp.
 #pragma once
 
+#include <balancekit/balancer/lb_env.hpp>
+#include <balancekit/core/limits.hpp>
 #include <balancekit/stats/group_stats.hpp>
-#include <balancekit/stats/lb_env.hpp>
+#include <balancekit/stats/snapshot.hpp>
 
 namespace balancekit {
 
 /// The Linux rule for when a failed balance escalates to an active one.
 /// (The asym-packing case needs SD_ASYM_PACKING, which no built domain has.)
 struct linux_active_balance {
-  template <limits_pack L>
-  [[nodiscard]] static constexpr bool needed(const lb_env<L>& env) {
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr bool needed(const lb_env<P, L>& env) {
     // kernel: imbalanced_active_balance(): affinity or hotness kept failing.
     if (env.mtype == migration_type::migrate_task && env.nr_balance_failed > env.sd->cache_nice_tries + 2U) return true;
     const cpu_state& src = env.cpu(env.src_cpu);

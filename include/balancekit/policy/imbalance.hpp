@@ -2,11 +2,15 @@
 /// Find the busiest group of a domain and how much to move from it.
 ///
 /// kernel: sched_balance_find_src_group() (ex find_busiest_group), calculate_imbalance(),
-/// adjust_numa_imbalance() — kernel/sched/fair.c (v6.16).
+/// sibling_imbalance(), adjust_numa_imbalance() — kernel/sched/fair.c (v6.16).
 ///
 /// `find_src_group_decision` and `calculate_imbalance` work on statistics alone, so a
 /// test can hand them any `sd_lb_stats`; `linux_src_group` gathers the statistics from a
-/// snapshot first and is the `src_group` member of `linux_defaults`.
+/// snapshot first and is the `src_group` member of `linux_defaults`. All of them read the
+/// environment and return their decision as a value.
+///
+/// The NUMA allowance inside the imbalance is the pack's `numa_imbalance` rule, reached
+/// through the environment's pack, so a NUMA family changes it without copying this file.
 ///
 /// The kernel's integer types are kept on purpose: `idle_cpus` is unsigned, so
 /// `local.idle_cpus - busiest.idle_cpus` wraps when the busiest group has more idle CPUs
@@ -17,8 +21,13 @@
 
 #include <cstdint>
 
+#include <balancekit/balancer/lb_env.hpp>
+#include <balancekit/core/index.hpp>
+#include <balancekit/core/limits.hpp>
+#include <balancekit/core/units.hpp>
+#include <balancekit/domains/flags.hpp>
+#include <balancekit/policy/selection.hpp>
 #include <balancekit/stats/group_stats.hpp>
-#include <balancekit/stats/lb_env.hpp>
 
 namespace balancekit {
 
@@ -34,31 +43,62 @@ inline constexpr std::int32_t numa_imbalance_min = 2;
   return imbalance;
 }
 
-/// kernel: calculate_imbalance(): sets `env.mtype` and `env.imbalance` (and the local and
-/// domain average loads when the load rule needs them).
-template <limits_pack L>
-constexpr void calculate_imbalance(lb_env<L>& env, sd_lb_stats& sds) {
+/// The Linux rule for the imbalance a NUMA domain tolerates: adjust_numa_imbalance() with
+/// the domain's imb_numa_nr.
+struct linux_numa_imbalance {
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr std::int64_t adjust(const lb_env<P, L>& env, std::int32_t imbalance,
+                                                     std::int32_t dst_running) noexcept {
+    return adjust_numa_imbalance(imbalance, dst_running, static_cast<std::int32_t>(env.sd->imb_numa_nr));
+  }
+};
+
+/// kernel: sibling_imbalance(): how many tasks to move so both groups run as many tasks
+/// per core (rounded), and at least one into an empty group.
+template <class P, limits_pack L>
+[[nodiscard]] constexpr std::int64_t sibling_imbalance(const lb_env<P, L>& env, const sg_lb_stats& busiest,
+                                                       const sg_lb_stats& local) noexcept {
+  if (!env.dst_idle() || busiest.sum_nr_running == 0) return 0;
+  const std::int64_t nb = busiest.cores;
+  const std::int64_t nl = local.cores;
+  const std::int64_t b = busiest.sum_nr_running;
+  const std::int64_t l = local.sum_nr_running;
+  if (nb == nl) return b > l ? b - l : 0;
+  std::int64_t imbalance = nl * b;
+  imbalance = imbalance > nb * l ? imbalance - nb * l : 0;  // lsub_positive
+  imbalance = (2 * imbalance + nl + nb) / (nl + nb);
+  if (imbalance <= 1 && l == 0 && b > 1) imbalance = 2;
+  return imbalance;
+}
+
+/// kernel: calculate_imbalance(): the migration type and the imbalance against the
+/// busiest group (and, as the kernel does, the local and domain average loads in `sds`
+/// when the load rule needs them). Where the kernel leaves env->migration_type alone, so
+/// does the decision.
+template <class P, limits_pack L>
+[[nodiscard]] constexpr src_group_decision calculate_imbalance(const lb_env<P, L>& env, sd_lb_stats& sds) {
+  src_group_decision d{sds.busiest, env.mtype, 0, sds.fbq};
   sg_lb_stats& local = sds.local_stat;
   const sg_lb_stats& busiest = sds.busiest_stat;
   switch (busiest.type) {
     case group_type::misfit_task:
       if (env.has(sd_flag::asym_cpucapacity)) {
-        env.mtype = migration_type::migrate_misfit;
-        env.imbalance = 1;
+        d.type = migration_type::migrate_misfit;
+        d.imbalance = 1;
       } else {  // a task on a CPU whose capacity RT/IRQ reduced: move its load
-        env.mtype = migration_type::migrate_load;
-        env.imbalance = static_cast<std::int64_t>(busiest.group_misfit_task_load);
+        d.type = migration_type::migrate_load;
+        d.imbalance = static_cast<std::int64_t>(busiest.group_misfit_task_load);
       }
-      return;
+      return d;
     case group_type::asym_packing:
-      env.mtype = migration_type::migrate_task;
-      env.imbalance = busiest.sum_h_nr_running;
-      return;
+      d.type = migration_type::migrate_task;
+      d.imbalance = busiest.sum_h_nr_running;
+      return d;
     case group_type::smt_balance:
     case group_type::imbalanced:
-      env.mtype = migration_type::migrate_task;
-      env.imbalance = 1;
-      return;
+      d.type = migration_type::migrate_task;
+      d.imbalance = 1;
+      return d;
     default:
       break;
   }
@@ -66,103 +106,89 @@ constexpr void calculate_imbalance(lb_env<L>& env, sd_lb_stats& sds) {
   if (local.type == group_type::has_spare) {
     if (busiest.type > group_type::fully_busy && !env.has(sd_flag::share_llc)) {
       // Across LLCs, fill the local group's spare capacity.
-      env.mtype = migration_type::migrate_util;
-      env.imbalance = static_cast<std::int64_t>(
+      d.type = migration_type::migrate_util;
+      d.imbalance = static_cast<std::int64_t>(
           (local.group_capacity > local.group_util ? local.group_capacity : local.group_util) - local.group_util);
-      if (env.dst_idle() && env.imbalance == 0) {
-        env.mtype = migration_type::migrate_task;
-        env.imbalance = 1;
+      if (env.dst_idle() && d.imbalance == 0) {
+        d.type = migration_type::migrate_task;
+        d.imbalance = 1;
       }
-      return;
+      return d;
     }
-    env.mtype = migration_type::migrate_task;
+    d.type = migration_type::migrate_task;
     if (busiest.group_weight == 1 || sds.prefer_sibling) {
-      env.imbalance = sibling_imbalance(env, busiest, local);
+      d.imbalance = sibling_imbalance(env, busiest, local);
     } else {
       // Unsigned subtraction, then max_t(long, 0, ...), as in the kernel.
       const auto diff = static_cast<std::uint32_t>(local.idle_cpus - busiest.idle_cpus);
-      env.imbalance = static_cast<std::int64_t>(diff);
+      d.imbalance = static_cast<std::int64_t>(diff);
     }
     if (env.has(sd_flag::numa))
-      env.imbalance = adjust_numa_imbalance(static_cast<std::int32_t>(env.imbalance),
-                                            static_cast<std::int32_t>(local.sum_nr_running + 1),
-                                            static_cast<std::int32_t>(env.sd->imb_numa_nr));
-    env.imbalance >>= 1;  // move half the difference
-    return;
+      d.imbalance = P::numa_imbalance::adjust(env, static_cast<std::int32_t>(d.imbalance),
+                                              static_cast<std::int32_t>(local.sum_nr_running + 1));
+    d.imbalance >>= 1;  // move half the difference
+    return d;
   }
 
   if (local.type < group_type::overloaded) {
     // The local group is about to become overloaded: compare loads per capacity.
     local.avg_load = local.group_load * sched_capacity_scale / local.group_capacity;
-    if (local.avg_load >= busiest.avg_load) {
-      env.imbalance = 0;
-      return;
-    }
+    if (local.avg_load >= busiest.avg_load) return d;
     sds.avg_load = sds.total_load * sched_capacity_scale / sds.total_capacity;
-    if (local.avg_load >= sds.avg_load) {
-      env.imbalance = 0;
-      return;
-    }
+    if (local.avg_load >= sds.avg_load) return d;
   }
   // Unsigned like the kernel's: a difference that would be negative wraps and loses min().
   const std::uint64_t from_busiest = (busiest.avg_load - sds.avg_load) * busiest.group_capacity;
   const std::uint64_t to_local = (sds.avg_load - local.avg_load) * local.group_capacity;
-  env.mtype = migration_type::migrate_load;
-  env.imbalance = static_cast<std::int64_t>((from_busiest < to_local ? from_busiest : to_local) / sched_capacity_scale);
+  d.type = migration_type::migrate_load;
+  d.imbalance = static_cast<std::int64_t>((from_busiest < to_local ? from_busiest : to_local) / sched_capacity_scale);
+  return d;
 }
-
-/// The outcome of the busiest-group search.
-enum class src_group_verdict : std::uint8_t {
-  balanced,  ///< nothing to do at this level
-  force,     ///< calculate_imbalance() ran (the imbalance may still be 0)
-};
 
 /// kernel: the decision tree of sched_balance_find_src_group() after
-/// update_sd_lb_stats(). Computes the imbalance when it decides to balance.
-template <limits_pack L>
-constexpr src_group_verdict find_src_group_decision(lb_env<L>& env, sd_lb_stats& sds) {
-  auto balanced = [&] {
-    env.imbalance = 0;
-    return src_group_verdict::balanced;
-  };
-  auto force = [&] {
-    calculate_imbalance(env, sds);
-    return src_group_verdict::force;
-  };
-  if (sds.busiest < 0) return balanced();
+/// update_sd_lb_stats(). When it decides to balance, the decision is calculate_imbalance()'s
+/// (whose imbalance may still be 0); otherwise it names no group.
+template <class P, limits_pack L>
+[[nodiscard]] constexpr src_group_decision find_src_group_decision(const lb_env<P, L>& env, sd_lb_stats& sds) {
+  src_group_decision balanced = src_group_decision::keep(env);
+  balanced.fbq = sds.fbq;
+  if (sds.busiest < 0) return balanced;
   const sg_lb_stats& busiest = sds.busiest_stat;
   const sg_lb_stats& local = sds.local_stat;
-  if (busiest.type == group_type::misfit_task) return force();
+  if (busiest.type == group_type::misfit_task) return calculate_imbalance(env, sds);
   // (EAS with an energy model and no overutilized CPU → balanced: never, no energy model.)
-  if (busiest.type == group_type::asym_packing || busiest.type == group_type::imbalanced) return force();
-  if (local.type > busiest.type) return balanced();
+  if (busiest.type == group_type::asym_packing || busiest.type == group_type::imbalanced)
+    return calculate_imbalance(env, sds);
+  if (local.type > busiest.type) return balanced;
   if (local.type == group_type::overloaded) {
-    if (local.avg_load >= busiest.avg_load) return balanced();
+    if (local.avg_load >= busiest.avg_load) return balanced;
     sds.avg_load = sds.total_load * sched_capacity_scale / sds.total_capacity;
-    if (local.avg_load >= sds.avg_load) return balanced();
-    if (100 * busiest.avg_load <= env.sd->imbalance_pct * local.avg_load) return balanced();
+    if (local.avg_load >= sds.avg_load) return balanced;
+    if (100 * busiest.avg_load <= env.sd->imbalance_pct * local.avg_load) return balanced;
   }
   if (sds.prefer_sibling && local.type == group_type::has_spare && sibling_imbalance(env, busiest, local) > 1)
-    return force();
+    return calculate_imbalance(env, sds);
   if (busiest.type != group_type::overloaded) {
-    if (!env.dst_idle()) return balanced();  // let an idle CPU pull instead
-    if (busiest.type == group_type::smt_balance && detail::smt_vs_nonsmt(local, busiest)) return force();
+    if (!env.dst_idle()) return balanced;  // let an idle CPU pull instead
+    if (busiest.type == group_type::smt_balance && detail::smt_vs_nonsmt(local, busiest))
+      return calculate_imbalance(env, sds);
     // An idle-CPU difference of one would only move the imbalance elsewhere.
-    if (busiest.group_weight > 1 && local.idle_cpus <= busiest.idle_cpus + 1) return balanced();
-    if (busiest.sum_h_nr_running == 1) return balanced();  // nothing waits there
+    if (busiest.group_weight > 1 && local.idle_cpus <= busiest.idle_cpus + 1) return balanced;
+    if (busiest.sum_h_nr_running == 1) return balanced;  // nothing waits there
   }
-  return force();
+  return calculate_imbalance(env, sds);
 }
 
-/// The Linux rule for the busiest group: statistics, decision tree, imbalance.
-/// Returns the busiest group's position in the domain's group list, or -1 (balanced).
+/// The Linux rule for the busiest group: statistics, selection, decision tree, imbalance.
+/// A zero imbalance is no group to pull from.
 struct linux_src_group {
-  template <limits_pack L>
-  static constexpr int find(lb_env<L>& env, const group_imbalance_flags<L>* imbalance_flags) {
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr src_group_decision find(const lb_env<P, L>& env) {
     sd_lb_stats sds;
-    update_sd_lb_stats(env, imbalance_flags, sds);
-    if (find_src_group_decision(env, sds) == src_group_verdict::balanced || env.imbalance == 0) return -1;
-    return sds.busiest;
+    update_sd_lb_stats(env, sds);
+    src_group_decision d = find_src_group_decision(env, sds);
+    if (d.imbalance == 0) d.group = no_group;
+    return d;
   }
 };
 

@@ -1,29 +1,21 @@
 /// \file
-/// When each domain balances next, and whether a newly idle CPU may balance at all.
+/// When each domain balances next, and what a newly idle balance is expected to cost.
 ///
-/// kernel: get_sd_balance_interval(), update_next_balance(), update_newidle_cost(),
-/// msecs_to_jiffies(), max_load_balance_interval — kernel/sched/fair.c (v6.16).
+/// kernel: get_sd_balance_interval(), max_load_balance_interval — kernel/sched/fair.c
+/// (v6.16). (update_next_balance() and update_newidle_cost() are the balancer's
+/// bookkeeping: balancer/balancer.hpp.)
 ///
 /// Time is `now` in nanoseconds; the kernel counts balance times in jiffies, so balancekit
 /// does too (`balance_tunables::hz`, Debian's 250 by default) to keep its rounding.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
-#include <balancekit/stats/lb_env.hpp>
+#include <balancekit/core/units.hpp>
 
 namespace balancekit {
 
-/// Jiffies, the kernel's tick count.
-using jiffies_t = std::int64_t;
-
-[[nodiscard]] constexpr jiffies_t to_jiffies(nanoseconds now, std::uint32_t hz) noexcept {
-  return now / (1'000'000'000 / static_cast<nanoseconds>(hz));
-}
-/// kernel: msecs_to_jiffies() (rounds up).
-[[nodiscard]] constexpr jiffies_t msecs_to_jiffies(std::uint64_t ms, std::uint32_t hz) noexcept {
-  return static_cast<jiffies_t>((ms * hz + 999) / 1000);
-}
 /// kernel: max_load_balance_interval after update_max_interval(): HZ * online CPUs / 10.
 [[nodiscard]] constexpr jiffies_t max_load_balance_interval(std::uint32_t hz, std::size_t online_cpus) noexcept {
   return static_cast<jiffies_t>(hz * online_cpus / 10);

@@ -8,8 +8,13 @@
 
 #include <cstddef>
 
+#include <balancekit/balancer/lb_env.hpp>
+#include <balancekit/core/cpumask.hpp>
+#include <balancekit/core/index.hpp>
+#include <balancekit/core/limits.hpp>
+#include <balancekit/domains/flags.hpp>
 #include <balancekit/stats/group_stats.hpp>
-#include <balancekit/stats/lb_env.hpp>
+#include <balancekit/stats/snapshot.hpp>
 
 namespace balancekit {
 
@@ -18,8 +23,8 @@ namespace balancekit {
 /// core (any idle CPU at the SMT level), else the first idle CPU on a busy core, else the
 /// group's balance CPU.
 struct linux_should_we_balance {
-  template <limits_pack L>
-  [[nodiscard]] static constexpr bool check(const lb_env<L>& env) {
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr bool check(const lb_env<P, L>& env) {
     if (!env.cpus.test(env.dst_cpu)) return false;
     const cpu_state& dst = env.cpu(env.dst_cpu);
     if (env.idle == cpu_idle_type::newly_idle) return dst.nr_running == 0 && !dst.ttwu_pending;
@@ -27,11 +32,11 @@ struct linux_should_we_balance {
     const auto& local = tree.group_of(*env.sd, 0);
     const bool smt_level = env.has(sd_flag::share_cpucapacity);
     auto candidates = tree.balance_mask(local) & env.cpus;
-    std::size_t idle_smt = cpumask<L::max_cpus>::npos;
-    for (std::size_t cpu = candidates.first(); cpu != candidates.npos; cpu = candidates.next(cpu)) {
+    std::size_t idle_smt = no_cpu;
+    for (std::size_t cpu = candidates.first(); cpu != no_cpu; cpu = candidates.next(cpu)) {
       if (!env.cpu(cpu).is_idle()) continue;
       if (!smt_level && !detail::is_core_idle(tree, *env.snap, cpu)) {
-        if (idle_smt == candidates.npos) idle_smt = cpu;
+        if (idle_smt == no_cpu) idle_smt = cpu;
         // The rest of this busy core cannot be on an idle core either.
         if (tree.nr_domains(cpu) > 0 && tree.domain_of(cpu, 0).flags.has(sd_flag::share_cpucapacity))
           candidates -= tree.span(tree.domain_of(cpu, 0));
@@ -39,7 +44,7 @@ struct linux_should_we_balance {
       }
       return cpu == env.dst_cpu;
     }
-    if (idle_smt != candidates.npos) return idle_smt == env.dst_cpu;
+    if (idle_smt != no_cpu) return idle_smt == env.dst_cpu;
     return tree.group_balance_cpu(local) == env.dst_cpu;
   }
 };

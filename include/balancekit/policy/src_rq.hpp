@@ -7,20 +7,22 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <balancekit/balancer/lb_env.hpp>
+#include <balancekit/core/index.hpp>
+#include <balancekit/core/limits.hpp>
+#include <balancekit/domains/flags.hpp>
 #include <balancekit/stats/group_stats.hpp>
-#include <balancekit/stats/lb_env.hpp>
+#include <balancekit/stats/snapshot.hpp>
 
 namespace balancekit {
 
 /// The Linux rule: the CPU of group `g` (a position in the domain's group list) that
-/// suits the migration type best, or `npos`.
+/// suits the migration type best, or `no_cpu`.
 struct linux_src_rq {
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-
-  template <limits_pack L>
-  static constexpr std::size_t find(const lb_env<L>& env, std::size_t g) {
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr std::size_t find(const lb_env<P, L>& env, std::size_t g) {
     const auto& tree = *env.tree;
-    std::size_t busiest = npos;
+    std::size_t busiest = no_cpu;
     std::uint64_t busiest_util = 0;
     std::uint64_t busiest_load = 0;
     std::uint64_t busiest_capacity = 1;

@@ -4,18 +4,28 @@
 /// kernel: can_migrate_task(), task_hot(), detach_tasks(), attach_tasks(),
 /// task_fits_cpu() — kernel/sched/fair.c (v6.16).
 ///
+/// Two rules of the pack live here: `can_migrate` (may this task move to the destination?)
+/// and `detach` (take tasks off the source). Linux's detach asks the pack's `can_migrate`,
+/// and so does the active-balance stopper, so one changed task check serves both.
+///
 /// Not modelled: delayed-dequeue tasks, CFS bandwidth throttling, per-CPU kthreads
 /// (give them a one-CPU affinity), proxy execution, core scheduling cookies, NUMA
-/// locality (`migrate_degrades_locality` returns 0 for tasks without NUMA faults, which
-/// is every task until the NUMA-balancing policies fill them), and the CACHE_HOT_BUDDY
+/// locality (`migrate_degrades_locality` returns "no opinion" for tasks without NUMA
+/// faults, which is every task until a NUMA family fills them), and the CACHE_HOT_BUDDY
 /// test (the snapshot carries no next-buddy hint; NEXT_BUDDY is off by default).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include <balancekit/balancer/lb_env.hpp>
+#include <balancekit/core/index.hpp>
+#include <balancekit/core/limits.hpp>
+#include <balancekit/core/static_vector.hpp>
+#include <balancekit/detail/contracts.hpp>
+#include <balancekit/domains/flags.hpp>
 #include <balancekit/stats/group_stats.hpp>
-#include <balancekit/stats/lb_env.hpp>
+#include <balancekit/stats/snapshot.hpp>
 
 namespace balancekit {
 
@@ -33,51 +43,56 @@ template <limits_pack L>
 
 /// kernel: task_hot(): the task ran on its CPU within the last `migration_cost`, so its
 /// cache is probably still warm there. SMT siblings share their caches.
-template <limits_pack L>
-[[nodiscard]] constexpr bool task_hot(const lb_env<L>& env, const task_state<L>& p) noexcept {
+template <class P, limits_pack L>
+[[nodiscard]] constexpr bool task_hot(const lb_env<P, L>& env, const task_state<L>& p) noexcept {
   if (env.has(sd_flag::share_cpucapacity)) return false;
   if (env.tun.migration_cost < 0) return true;
   if (env.tun.migration_cost == 0) return false;
   return env.now - p.exec_start < env.tun.migration_cost;
 }
 
-/// kernel: can_migrate_task(): may task `t` (queued on env.src_cpu) move to env.dst_cpu?
-/// Updates the LBF_* flags and the alternative destination as the kernel does.
-template <limits_pack L>
-[[nodiscard]] constexpr bool can_migrate_task(lb_env<L>& env, std::uint32_t t) {
-  const task_state<L>& p = env.snap->task_at(t);
-  if (env.nr_balance_failed == 0 && env.cpu(env.dst_cpu).h_nr_runnable != 0 && !p.eligible) return false;
-  if (!p.allowed.test(env.dst_cpu)) {
-    env.flags |= lbf::some_pinned;
-    // Remember another CPU of our group the task could go to (not when newly idle, not
-    // twice in a pass, not for an active balance).
-    if (env.idle == cpu_idle_type::newly_idle || (env.flags & (lbf::dst_pinned | lbf::active_lb)) != 0) return false;
-    const auto candidates = env.dst_grpmask & env.cpus & p.allowed;
-    if (candidates.any()) {
-      env.flags |= lbf::dst_pinned;
-      env.new_dst_cpu = candidates.first();
+/// The Linux rule for "may task `t` (queued on env.src_cpu) move to env.dst_cpu?"
+/// (kernel: can_migrate_task()). Updates the LBF_* flags and the alternative destination
+/// in the environment, as the kernel does.
+struct linux_can_migrate {
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr bool check(lb_env<P, L>& env, std::uint32_t t) {
+    const task_state<L>& p = env.snap->task_at(t);
+    if (env.nr_balance_failed == 0 && env.cpu(env.dst_cpu).h_nr_runnable != 0 && !p.eligible) return false;
+    if (!p.allowed.test(env.dst_cpu)) {
+      env.flags |= lbf::some_pinned;
+      // Remember another CPU of our group the task could go to (not when newly idle, not
+      // twice in a pass, not for an active balance).
+      if (env.idle == cpu_idle_type::newly_idle || (env.flags & (lbf::dst_pinned | lbf::active_lb)) != 0) return false;
+      const auto candidates = env.dst_grpmask & env.cpus & p.allowed;
+      if (candidates.any()) {
+        env.flags |= lbf::dst_pinned;
+        env.new_dst_cpu = candidates.first();
+      }
+      return false;
     }
-    return false;
+    env.flags &= ~lbf::all_pinned;  // at least one task could run on dst
+    // The active-balance stopper has preempted the task that was running.
+    if (env.snap->running(t) && (env.flags & lbf::active_lb) == 0) return false;
+    if ((env.flags & lbf::active_lb) != 0) return true;
+    const bool hot = task_hot(env, p);
+    return !hot || env.nr_balance_failed > env.sd->cache_nice_tries;
   }
-  env.flags &= ~lbf::all_pinned;  // at least one task could run on dst
-  // The active-balance stopper has preempted the task that was running.
-  if (env.snap->running(t) && (env.flags & lbf::active_lb) == 0) return false;
-  if ((env.flags & lbf::active_lb) != 0) return true;
-  const bool hot = task_hot(env, p);
-  return !hot || env.nr_balance_failed > env.sd->cache_nice_tries;
-}
+};
 
 /// Tasks taken off the source in one pass, in detach order (kernel: env->tasks).
 using detached_tasks = static_vector<std::uint32_t, 64>;
 
 /// The Linux rule for detaching: walk the source queue from its tail (least recently
-/// queued), take what can move until the imbalance is spent, `loop_max` tasks were
-/// looked at, or an idle destination would leave the source empty. Tasks that cannot
-/// move are rotated to the head, as the kernel's list_move() does.
+/// queued), take what the pack's `can_migrate` lets move until the imbalance is spent,
+/// `loop_max` tasks were looked at, or an idle destination would leave the source empty.
+/// Tasks that cannot move are rotated to the head, as the kernel's list_move() does.
+///
+/// Requires: `snap` is the snapshot the environment reads (`env.snap == &snap`).
 struct linux_detach {
-  template <limits_pack L>
-  static constexpr std::size_t detach(lb_env<L>& env, detached_tasks& out) {
-    snapshot<L>& snap = *env.snap;
+  template <class P, limits_pack L>
+  static constexpr std::size_t detach(lb_env<P, L>& env, snapshot<L>& snap, detached_tasks& out) {
+    BALANCEKIT_EXPECTS(env.snap == &snap);
     const std::size_t src = env.src_cpu;
     std::size_t detached = 0;
     if (snap.cpus[src].nr_running <= 1) {
@@ -86,11 +101,11 @@ struct linux_detach {
     }
     if (env.imbalance <= 0) return 0;
     // loop_max <= nr_migrate == loop_break, so the kernel's LBF_NEED_BREAK never fires here.
-    while (snap.tail(src) != snapshot<L>::none && !out.full()) {
+    while (snap.tail(src) != no_task && !out.full()) {
       if (env.dst_idle() && snap.cpus[src].nr_running <= 1) break;  // never steal the last task
       if (++env.loop > env.loop_max) break;
       const std::uint32_t t = snap.tail(src);
-      if (!can_migrate_task(env, t) || !take(env, snap.task_at(t))) {
+      if (!P::can_migrate::check(env, t) || !take(env, snap.task_at(t))) {
         snap.rotate_to_head(t);
         continue;
       }
@@ -105,8 +120,8 @@ struct linux_detach {
 
 private:
   // The amount test and bookkeeping of detach_tasks(); false means "skip this task".
-  template <limits_pack L>
-  static constexpr bool take(lb_env<L>& env, const task_state<L>& p) {
+  template <class P, limits_pack L>
+  static constexpr bool take(lb_env<P, L>& env, const task_state<L>& p) {
     // kernel: shr_bound(): the bar drops by half with every failed attempt.
     const auto shr_bound = [&](std::uint64_t v) { return v >> (env.nr_balance_failed < 63 ? env.nr_balance_failed : 63); };
     switch (env.mtype) {

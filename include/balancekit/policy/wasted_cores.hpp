@@ -19,10 +19,14 @@
 #include <cstddef>
 #include <cstdint>
 
-#include <balancekit/stats/group_stats.hpp>
-#include <balancekit/stats/lb_env.hpp>
+#include <balancekit/balancer/lb_env.hpp>
+#include <balancekit/core/index.hpp>
+#include <balancekit/core/limits.hpp>
+#include <balancekit/policy/pack.hpp>
+#include <balancekit/stats/snapshot.hpp>
 
-namespace balancekit::wasted_cores {
+namespace balancekit {
+namespace wasted_cores {
 
 /// Per-group extremes of CPU load.
 struct group_load_range {
@@ -31,8 +35,8 @@ struct group_load_range {
   std::uint32_t sum_h_nr_running = 0;
 };
 
-template <limits_pack L>
-[[nodiscard]] constexpr group_load_range load_range(const lb_env<L>& env, std::size_t g) {
+template <class P, limits_pack L>
+[[nodiscard]] constexpr group_load_range load_range(const lb_env<P, L>& env, std::size_t g) {
   group_load_range r;
   const auto& tree = *env.tree;
   for (std::size_t i : tree.span(tree.group_of(*env.sd, g))) {
@@ -45,27 +49,34 @@ template <limits_pack L>
   return r;
 }
 
-/// The min-load `src_group` rule. Returns the busiest group or -1; sets a load imbalance.
+/// The min-load `src_group` rule: the busiest group and a load imbalance, or balanced.
+/// (It keeps no sgc->imbalance flags and no NUMA filter.)
 struct min_load_src_group {
-  template <limits_pack L>
-  static constexpr int find(lb_env<L>& env, const group_imbalance_flags<L>* /*unused: no sgc->imbalance here*/) {
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr src_group_decision find(const lb_env<P, L>& env) {
+    src_group_decision d = src_group_decision::keep(env);
     const group_load_range local = load_range(env, 0);
-    int busiest = -1;
+    int busiest = no_group;
     group_load_range best;
     for (std::size_t g = 1; g < env.sd->nr_groups; ++g) {
       const group_load_range r = load_range(env, g);
       if (r.sum_h_nr_running == 0) continue;
-      if (busiest < 0 || r.min_load > best.min_load) {
+      if (busiest == no_group || r.min_load > best.min_load) {
         busiest = static_cast<int>(g);
         best = r;
       }
     }
-    env.imbalance = 0;
-    if (busiest < 0 || local.min_load >= best.min_load) return -1;
-    env.mtype = migration_type::migrate_load;
-    env.imbalance = best.max_load > local.min_load ? static_cast<std::int64_t>((best.max_load - local.min_load) / 2) : 0;
-    return env.imbalance > 0 ? busiest : -1;
+    if (busiest == no_group || local.min_load >= best.min_load) return d;
+    d.type = migration_type::migrate_load;
+    d.imbalance = best.max_load > local.min_load ? static_cast<std::int64_t>((best.max_load - local.min_load) / 2) : 0;
+    d.group = d.imbalance > 0 ? busiest : no_group;
+    return d;
   }
 };
 
-}  // namespace balancekit::wasted_cores
+}  // namespace wasted_cores
+
+/// Linux's rules with the Wasted Cores min-load busiest-group rule.
+struct wasted_cores_rules : rules<linux_defaults, with_src_group<wasted_cores::min_load_src_group>> {};
+
+}  // namespace balancekit

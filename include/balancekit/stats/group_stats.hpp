@@ -1,10 +1,9 @@
 /// \file
 /// Group statistics and classification: what one balancing CPU learns about each group of
-/// a domain, and which group it picks as the busiest.
+/// a domain. (Which group it then picks is a rule: policy/selection.hpp.)
 ///
 /// kernel: struct sg_lb_stats, struct sd_lb_stats, update_sg_lb_stats(), group_classify(),
-/// group_has_capacity(), group_is_overloaded(), update_sd_pick_busiest(),
-/// update_sd_lb_stats(), sibling_imbalance(), fbq_classify_group(), fbq_classify_rq(),
+/// group_has_capacity(), group_is_overloaded(), fbq_classify_group(), fbq_classify_rq(),
 /// check_cpu_capacity(), fits_capacity(), capacity_greater() — kernel/sched/fair.c (v6.16).
 ///
 /// Every function is pure: the statistics of a group come from the snapshot, never from
@@ -23,8 +22,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <balancekit/balancer/lb_env.hpp>
+#include <balancekit/balancer/state.hpp>
+#include <balancekit/core/limits.hpp>
+#include <balancekit/core/units.hpp>
 #include <balancekit/domains/domain_tree.hpp>
-#include <balancekit/stats/lb_env.hpp>
+#include <balancekit/domains/flags.hpp>
+#include <balancekit/stats/snapshot.hpp>
 
 namespace balancekit {
 
@@ -73,6 +77,9 @@ struct sd_lb_stats {
   std::uint64_t avg_load = 0;
   bool prefer_sibling = false;
   bool overloaded = false;  ///< some CPU runs more than one task (root domain only)
+  /// The busiest group's NUMA classification on SD_NUMA domains (kernel: the env->fbq_type
+  /// update_sd_lb_stats() sets); elsewhere the environment's, unchanged.
+  fbq_type fbq = fbq_type::all;
   sg_lb_stats busiest_stat = init_busiest();
   sg_lb_stats local_stat{};
 
@@ -126,21 +133,6 @@ struct sd_lb_stats {
   return fbq_type::all;
 }
 
-/// The per-group "affinity stopped the balance below" flags (kernel: sgc->imbalance),
-/// keyed like the kernel's sched_group_capacity: by level and capacity-record CPU.
-template <limits_pack L>
-class group_imbalance_flags {
-public:
-  [[nodiscard]] constexpr bool get(std::size_t level, std::size_t id) const { return bits_[level].test(id); }
-  constexpr void set(std::size_t level, std::size_t id, bool on) {
-    if (on) bits_[level].set(id); else bits_[level].reset(id);
-  }
-  constexpr void clear() noexcept { for (auto& b : bits_) b.clear(); }
-
-private:
-  std::array<cpumask<L::max_cpus>, L::max_levels> bits_{};
-};
-
 namespace detail {
 /// kernel: is_core_idle(): every SMT sibling of `cpu` is idle.
 template <limits_pack L>
@@ -154,10 +146,11 @@ template <limits_pack L>
 }
 }  // namespace detail
 
-/// kernel: update_sg_lb_stats(). `g` is the group's position in the domain's list.
-template <limits_pack L>
-constexpr void update_sg_lb_stats(const lb_env<L>& env, const group_imbalance_flags<L>* imbalance_flags,
-                                  std::size_t g, bool local_group, sg_lb_stats& sgs, bool& sg_overloaded) {
+/// kernel: update_sg_lb_stats(). `g` is the group's position in the domain's list; the
+/// group's sgc->imbalance flag comes from `env.state` (none without a state).
+template <class P, limits_pack L>
+constexpr void update_sg_lb_stats(const lb_env<P, L>& env, std::size_t g, bool local_group, sg_lb_stats& sgs,
+                                  bool& sg_overloaded) {
   const auto& tree = *env.tree;
   const auto& grp = tree.group_of(*env.sd, g);
   const bool at_root = env.parent == nullptr;
@@ -204,7 +197,7 @@ constexpr void update_sg_lb_stats(const lb_env<L>& env, const group_imbalance_fl
   // kernel: smt_balance(): a busy SMT core next to an idle destination.
   sgs.group_smt_balance = !local_group && env.dst_idle() && grp.flags.has(sd_flag::share_cpucapacity) &&
                           sgs.sum_h_nr_running > 1;
-  const bool imbalanced = imbalance_flags != nullptr && imbalance_flags->get(env.sd->level, grp.id);
+  const bool imbalanced = env.state != nullptr && env.state->group_imbalance.get(env.sd->level, grp.id);
   sgs.type = group_classify(env.sd->imbalance_pct, imbalanced, sgs);
   if (sgs.type == group_type::overloaded) sgs.avg_load = sgs.group_load * sched_capacity_scale / sgs.group_capacity;
 }
@@ -215,96 +208,5 @@ namespace detail {
   return a.flags.has(sd_flag::share_cpucapacity) != b.flags.has(sd_flag::share_cpucapacity);
 }
 }  // namespace detail
-
-/// kernel: update_sd_pick_busiest(): does `sgs` replace the current busiest group?
-template <limits_pack L>
-[[nodiscard]] constexpr bool update_sd_pick_busiest(const lb_env<L>& env, const sd_lb_stats& sds, const sg_lb_stats& sgs) {
-  const sg_lb_stats& busiest = sds.busiest_stat;
-  const bool asym_cap = env.has(sd_flag::asym_cpucapacity);
-  const std::uint64_t dst_capacity = env.cpu(env.dst_cpu).capacity;
-  if (sgs.sum_h_nr_running == 0) return false;
-  // Misfit tasks only go to a noticeably bigger CPU, and only one with spare room.
-  if (asym_cap && sgs.type == group_type::misfit_task &&
-      (!capacity_greater(dst_capacity, sgs.max_capacity) || sds.local_stat.type != group_type::has_spare))
-    return false;
-  if (sgs.type > busiest.type) return true;
-  if (sgs.type < busiest.type) return false;
-
-  bool idle_cpus_rule = false;  // the kernel's `has_spare:` label
-  switch (sgs.type) {
-    case group_type::overloaded:
-      return sgs.avg_load > busiest.avg_load;
-    case group_type::imbalanced:
-      return false;  // keep the first one found
-    case group_type::asym_packing:
-      return false;  // unreachable: no built domain has SD_ASYM_PACKING
-    case group_type::misfit_task:
-      return sgs.group_misfit_task_load > busiest.group_misfit_task_load;
-    case group_type::smt_balance:
-      if (sgs.idle_cpus != 0 || busiest.idle_cpus != 0) {
-        idle_cpus_rule = true;
-        break;
-      }
-      [[fallthrough]];
-    case group_type::fully_busy:
-      // avg_load is 0 for groups that are not overloaded, so the later group usually wins.
-      if (sgs.avg_load < busiest.avg_load) return false;
-      if (sgs.avg_load == busiest.avg_load && busiest.flags.has(sd_flag::share_cpucapacity)) return false;
-      break;
-    case group_type::has_spare:
-      if (sds.busiest >= 0 && detail::smt_vs_nonsmt(busiest, sgs))
-        return !(sgs.flags.has(sd_flag::share_cpucapacity) && sgs.sum_h_nr_running <= 1);
-      idle_cpus_rule = true;
-      break;
-  }
-  if (idle_cpus_rule) {
-    if (sgs.idle_cpus > busiest.idle_cpus) return false;
-    if (sgs.idle_cpus == busiest.idle_cpus && sgs.sum_nr_running <= busiest.sum_nr_running) return false;
-  }
-  // Do not pull to a smaller CPU what a bigger one can run.
-  if (asym_cap && sgs.type <= group_type::fully_busy && capacity_greater(sgs.min_capacity, dst_capacity)) return false;
-  return true;
-}
-
-/// kernel: update_sd_lb_stats(): the local group, the busiest group, and the domain's
-/// totals. Also sets `env.fbq` on NUMA domains, as the kernel does.
-template <limits_pack L>
-constexpr void update_sd_lb_stats(lb_env<L>& env, const group_imbalance_flags<L>* imbalance_flags, sd_lb_stats& sds) {
-  sds = sd_lb_stats{};
-  const auto& tree = *env.tree;
-  sg_lb_stats tmp{};
-  for (std::size_t g = 0; g < env.sd->nr_groups; ++g) {
-    const bool local_group = tree.span(tree.group_of(*env.sd, g)).test(env.dst_cpu);
-    sg_lb_stats& sgs = local_group ? sds.local_stat : tmp;
-    if (local_group) sds.local = static_cast<int>(g);
-    update_sg_lb_stats(env, imbalance_flags, g, local_group, sgs, sds.overloaded);
-    if (!local_group && update_sd_pick_busiest(env, sds, sgs)) {
-      sds.busiest = static_cast<int>(g);
-      sds.busiest_stat = sgs;
-    }
-    sds.total_load += sgs.group_load;
-    sds.total_capacity += sgs.group_capacity;
-  }
-  if (sds.busiest >= 0) sds.prefer_sibling = sds.busiest_stat.flags.has(sd_flag::prefer_sibling);
-  if (env.has(sd_flag::numa)) env.fbq = fbq_classify_group(sds.busiest_stat);
-}
-
-/// kernel: sibling_imbalance(): how many tasks to move so both groups run as many tasks
-/// per core (rounded), and at least one into an empty group.
-template <limits_pack L>
-[[nodiscard]] constexpr std::int64_t sibling_imbalance(const lb_env<L>& env, const sg_lb_stats& busiest,
-                                                       const sg_lb_stats& local) noexcept {
-  if (!env.dst_idle() || busiest.sum_nr_running == 0) return 0;
-  const std::int64_t nb = busiest.cores;
-  const std::int64_t nl = local.cores;
-  const std::int64_t b = busiest.sum_nr_running;
-  const std::int64_t l = local.sum_nr_running;
-  if (nb == nl) return b > l ? b - l : 0;
-  std::int64_t imbalance = nl * b;
-  imbalance = imbalance > nb * l ? imbalance - nb * l : 0;  // lsub_positive
-  imbalance = (2 * imbalance + nl + nb) / (nl + nb);
-  if (imbalance <= 1 && l == 0 && b > 1) imbalance = 2;
-  return imbalance;
-}
 
 }  // namespace balancekit

@@ -9,8 +9,10 @@
 /// each CPU's queue in the kernel's `cfs_tasks` order (the head is the most recently
 /// enqueued task; the balancer scans from the tail), and moves a task the way the kernel's
 /// detach_task()/attach_task() do: the task's averages leave the source CPU's sums and
-/// join the destination's. Nothing here recomputes PELT; the embedder (or `model/`) owns
-/// the signals.
+/// join the destination's. Nothing here computes PELT; the embedder (or `model/`) owns
+/// the signals. The per-CPU sums, though, have one owner: `account_enqueue` and
+/// `account_dequeue` below are the only code that adds a task to a CPU's sums or takes it
+/// away, and `snapshot::refresh_sums` rebuilds a CPU's sums from its queue with them.
 #pragma once
 
 #include <array>
@@ -18,15 +20,13 @@
 #include <cstdint>
 
 #include <balancekit/core/cpumask.hpp>
+#include <balancekit/core/index.hpp>
 #include <balancekit/core/limits.hpp>
 #include <balancekit/core/static_vector.hpp>
 #include <balancekit/core/units.hpp>
 #include <balancekit/detail/contracts.hpp>
 
 namespace balancekit {
-
-/// Time in nanoseconds, as `rq_clock` / `sched_clock` give it.
-using nanoseconds = std::int64_t;
 
 /// One CPU's run-queue state. Loads, utilizations and capacities use the kernel's scales
 /// (a nice-0 task weighs 1024; a full-size CPU has capacity 1024).
@@ -79,9 +79,32 @@ struct task_state {
   /// entity_eligible() on its queue: EEVDF does not pull an ineligible task on a first
   /// attempt when the destination has tasks.
   bool eligible = true;
-  std::int32_t preferred_node = -1;  ///< NUMA balancing's preferred node (for later policies)
-  std::int32_t preferred_llc = -1;   ///< cache-aware scheduling's preferred LLC (for later policies)
 };
+
+/// kernel: what enqueueing a fair task adds to its CPU (add_nr_running(),
+/// enqueue_load_avg() and the util/runnable sums of attach_entity_load_avg()).
+template <limits_pack L>
+constexpr void account_enqueue(cpu_state& c, const task_state<L>& p) noexcept {
+  ++c.nr_running;
+  ++c.h_nr_runnable;
+  c.load += p.load;
+  c.util += p.util;
+  c.util_est += p.util_est;
+  c.runnable += p.runnable;
+}
+
+/// kernel: what dequeueing it takes away. Like the kernel's sub_positive(), a sum never
+/// goes below zero.
+template <limits_pack L>
+constexpr void account_dequeue(cpu_state& c, const task_state<L>& p) noexcept {
+  auto sub = [](auto& v, auto d) { v = v > d ? v - d : 0; };
+  sub(c.nr_running, 1U);
+  sub(c.h_nr_runnable, 1U);
+  sub(c.load, p.load);
+  sub(c.util, p.util);
+  sub(c.util_est, p.util_est);
+  sub(c.runnable, p.runnable);
+}
 
 /// Per-CPU and per-task state with each CPU's queue.
 ///
@@ -94,7 +117,6 @@ public:
   using mask = cpumask<L::max_cpus>;
   static constexpr std::size_t max_cpus = L::max_cpus;
   static constexpr std::size_t max_tasks = L::max_tasks;
-  static constexpr std::uint32_t none = 0xFFFFFFFFU;
 
   std::array<cpu_state, max_cpus> cpus{};
 
@@ -107,11 +129,11 @@ public:
   }
 
   /// Appends a task queued on `cpu` (at the head of its queue, as enqueue does) without
-  /// touching the CPU's sums: the embedder fills `cpus` itself. Returns the task's index,
-  /// or `none` when the snapshot is full.
+  /// touching the CPU's sums: the embedder fills `cpus` itself, or calls `account_enqueue`
+  /// or `refresh_sums`. Returns the task's index, or `no_task` when the snapshot is full.
   constexpr std::uint32_t add_task(const task& t, std::size_t cpu, bool running = false) {
     BALANCEKIT_EXPECTS(cpu < max_cpus);
-    if (tasks_.full()) return none;
+    if (tasks_.full()) return no_task;
     const auto index = static_cast<std::uint32_t>(tasks_.size());
     tasks_.push_back(t);
     links_.push_back(link{});
@@ -129,33 +151,44 @@ public:
     const std::size_t src = links_[t].cpu;
     if (src == dst) return;
     const task& p = tasks_[t];
-    subtract(cpus[src], p);
-    add(cpus[dst], p);
+    account_dequeue(cpus[src], p);
+    account_enqueue(cpus[dst], p);
     const bool was_running = queue_[src].curr == t;
     unlink(t);
     link_head(t, dst);
     if (was_running) queue_[src].curr = queue_[src].head;
-    if (queue_[dst].curr == none) queue_[dst].curr = t;
+    if (queue_[dst].curr == no_task) queue_[dst].curr = t;
   }
 
   /// Removes task `t` from its CPU's queue and sums (the task exits or blocks). Its index
-  /// stays valid, its state is kept, and `cpu_of(t)` becomes `npos`.
+  /// stays valid, its state is kept, and `cpu_of(t)` becomes `no_cpu`.
   constexpr void dequeue_task(std::uint32_t t) {
     BALANCEKIT_EXPECTS(t < tasks_.size() && queued(t));
     const std::size_t src = links_[t].cpu;
-    subtract(cpus[src], tasks_[t]);
+    account_dequeue(cpus[src], tasks_[t]);
     const bool was_running = queue_[src].curr == t;
     unlink(t);
-    links_[t].cpu = npos;
+    links_[t].cpu = no_cpu;
     if (was_running) queue_[src].curr = queue_[src].head;
   }
 
   /// Puts a dequeued task back on `cpu` (a wakeup), adding it to the CPU's sums.
   constexpr void enqueue_task(std::uint32_t t, std::size_t cpu) {
     BALANCEKIT_EXPECTS(t < tasks_.size() && !queued(t) && cpu < max_cpus);
-    add(cpus[cpu], tasks_[t]);
+    account_enqueue(cpus[cpu], tasks_[t]);
     link_head(t, cpu);
-    if (queue_[cpu].curr == none) queue_[cpu].curr = t;
+    if (queue_[cpu].curr == no_task) queue_[cpu].curr = t;
+  }
+
+  /// Sets `cpu`'s task count and PELT sums to those of the tasks queued on it (what an
+  /// embedder or the model does after refreshing its tasks' signals). `capacity`,
+  /// `misfit_task_load`, the NUMA counters and `avg_idle` are left alone.
+  constexpr void refresh_sums(std::size_t cpu) {
+    BALANCEKIT_EXPECTS(cpu < max_cpus);
+    cpu_state& c = cpus[cpu];
+    c.nr_running = c.h_nr_runnable = 0;
+    c.load = c.util = c.util_est = c.runnable = 0;
+    for (std::uint32_t t = queue_[cpu].head; t != no_task; t = links_[t].next) account_enqueue(c, tasks_[t]);
   }
 
   /// Moves a queued task to the head of its CPU's queue (kernel: list_move() onto
@@ -172,11 +205,10 @@ public:
   /// Mutable access to a task's own fields (its queue position is not part of them).
   [[nodiscard]] constexpr task& task_at(std::uint32_t t) { return tasks_[t]; }
   [[nodiscard]] constexpr const task& task_at(std::uint32_t t) const { return tasks_[t]; }
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-  /// The CPU task `t` is queued on, or `npos` when dequeued.
+  /// The CPU task `t` is queued on, or `no_cpu` when dequeued.
   [[nodiscard]] constexpr std::size_t cpu_of(std::uint32_t t) const { return links_[t].cpu; }
-  [[nodiscard]] constexpr bool queued(std::uint32_t t) const { return links_[t].cpu != npos; }
-  /// The task running on `cpu` (kernel: rq->curr when it is a fair task), or `none`.
+  [[nodiscard]] constexpr bool queued(std::uint32_t t) const { return links_[t].cpu != no_cpu; }
+  /// The task running on `cpu` (kernel: rq->curr when it is a fair task), or `no_task`.
   [[nodiscard]] constexpr std::uint32_t curr(std::size_t cpu) const { return queue_[cpu].curr; }
   [[nodiscard]] constexpr bool running(std::uint32_t t) const { return queued(t) && queue_[links_[t].cpu].curr == t; }
   /// Marks `t` as the task running on its CPU.
@@ -193,50 +225,32 @@ public:
 
 private:
   struct link {
-    std::uint32_t prev = none;  // towards the head
-    std::uint32_t next = none;  // towards the tail
-    std::size_t cpu = npos;
+    std::uint32_t prev = no_task;  // towards the head
+    std::uint32_t next = no_task;  // towards the tail
+    std::size_t cpu = no_cpu;
   };
   struct queue {
-    std::uint32_t head = none;
-    std::uint32_t tail = none;
-    std::uint32_t curr = none;
+    std::uint32_t head = no_task;
+    std::uint32_t tail = no_task;
+    std::uint32_t curr = no_task;
     std::uint32_t length = 0;
   };
 
-  static constexpr void add(cpu_state& c, const task& p) noexcept {
-    ++c.nr_running;
-    ++c.h_nr_runnable;
-    c.load += p.load;
-    c.util += p.util;
-    c.util_est += p.util_est;
-    c.runnable += p.runnable;
-  }
-  // Like the kernel's sub_positive(): PELT sums never go below zero.
-  static constexpr void subtract(cpu_state& c, const task& p) noexcept {
-    auto sub = [](auto& v, auto d) { v = v > d ? v - d : 0; };
-    sub(c.nr_running, 1U);
-    sub(c.h_nr_runnable, 1U);
-    sub(c.load, p.load);
-    sub(c.util, p.util);
-    sub(c.util_est, p.util_est);
-    sub(c.runnable, p.runnable);
-  }
   constexpr void link_head(std::uint32_t t, std::size_t cpu) {
     queue& q = queue_[cpu];
-    links_[t] = link{none, q.head, cpu};
-    if (q.head != none) links_[q.head].prev = t;
+    links_[t] = link{no_task, q.head, cpu};
+    if (q.head != no_task) links_[q.head].prev = t;
     q.head = t;
-    if (q.tail == none) q.tail = t;
+    if (q.tail == no_task) q.tail = t;
     ++q.length;
   }
   constexpr void unlink(std::uint32_t t) {
     link& l = links_[t];
     queue& q = queue_[l.cpu];
-    if (l.prev != none) links_[l.prev].next = l.next; else q.head = l.next;
-    if (l.next != none) links_[l.next].prev = l.prev; else q.tail = l.prev;
+    if (l.prev != no_task) links_[l.prev].next = l.next; else q.head = l.next;
+    if (l.next != no_task) links_[l.next].prev = l.prev; else q.tail = l.prev;
     --q.length;
-    l.prev = l.next = none;
+    l.prev = l.next = no_task;
   }
 
   static_vector<task, max_tasks> tasks_{};

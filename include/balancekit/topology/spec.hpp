@@ -21,11 +21,14 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include <balancekit/core/cpumask.hpp>
 #include <balancekit/core/error.hpp>
+#include <balancekit/core/static_vector.hpp>
+#include <balancekit/core/units.hpp>
 #include <balancekit/detail/text.hpp>
 #include <balancekit/topology/topology.hpp>
 

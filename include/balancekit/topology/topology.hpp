@@ -17,6 +17,7 @@
 #include <balancekit/core/limits.hpp>
 #include <balancekit/core/static_vector.hpp>
 #include <balancekit/core/units.hpp>
+#include <balancekit/detail/contracts.hpp>
 
 namespace balancekit {
 

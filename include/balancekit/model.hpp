@@ -1,0 +1,5 @@
+/// \file
+/// Umbrella: the deterministic system model.
+#pragma once
+
+#include <balancekit/model/system.hpp>
