@@ -92,7 +92,7 @@ concept numa_imbalance_policy = requires(const lb_env<P, L>& env, std::int32_t i
   { R::adjust(env, imbalance, dst_running) } -> std::same_as<std::int64_t>;
 };
 
-// -- the families to come --------------------------------------------------------------------
+// -- the families ----------------------------------------------------------------------------
 
 /// The state of a policy that keeps nothing. One type per family, so that several empty
 /// states in a `balance_state` share an address and cost no bytes.
