@@ -785,3 +785,42 @@ TEST_CASE("Core groups carry the SMT flags once the cluster level degenerates, s
   CHECK(d.type == migration_type::migrate_task);
   CHECK(d.imbalance == 1);
 }
+
+// ---------------------------------------------------------------------- constant evaluation
+
+namespace {
+// The first case of this file, whole — topology, domains, state, one tick — in constant
+// evaluation, for a pack: every rule of both packs is constexpr. Hogs 0 and 1 wait on
+// CPU 1 behind hog 2; CPU 0's tick at jiffy 1 pulls the tail, hog 0 (Linux: sibling
+// imbalance (3 - 0) >> 1 = 1 task; Ipanema: the gap 3072 - 0 exceeds its load 1024, and
+// after it 2048 - 1024 does not).
+template <class P>
+constexpr bool tick_pulls_the_tail() {
+  using tiny = limits<8, 2, 8, 16>;
+  topology<tiny> topo;
+  if (!make_topology({"package:1 l3:1 core:2 pu:1"}, topo)) return false;
+  domain_tree<tiny> tree;
+  if (!domain_tree<tiny>::build(topo, balancer_domain_options(), tree)) return false;
+  snapshot<tiny> snap;
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    task_state<tiny> t;
+    t.id = i;
+    t.util = t.util_est = 341;
+    t.runnable = 1024;
+    account_enqueue(snap.cpus[1], snap.task_at(snap.add_task(t, 1, i == 2)));
+  }
+  balance_state<P, tiny> state;
+  state.reset(tree, 0);
+  const balancer<P, tiny> b{tree};
+  const auto r = b.on_tick(0, 4'000'000, snap, state);
+  return r.migrations.size() == 1 && r.migrations[0].id == 0 && r.migrations[0].src == 1 &&
+         r.migrations[0].dst == 0 && snap.cpus[0].nr_running == 1 && snap.cpus[1].nr_running == 2;
+}
+}  // namespace
+
+TEST_CASE("A whole tick runs in constant evaluation and pulls what it pulls at run time", "[balance][steps][constexpr]") {
+  STATIC_REQUIRE(tick_pulls_the_tail<linux_defaults>());
+  REQUIRE(tick_pulls_the_tail<linux_defaults>());
+  STATIC_REQUIRE(tick_pulls_the_tail<ipanema_rules>());
+  REQUIRE(tick_pulls_the_tail<ipanema_rules>());
+}
