@@ -9,4 +9,5 @@
 #include <balancekit/balancer/result.hpp>
 #include <balancekit/balancer/state.hpp>
 #include <balancekit/balancer/tunables.hpp>
+#include <balancekit/balancer/wake_env.hpp>
 #include <balancekit/policy.hpp>

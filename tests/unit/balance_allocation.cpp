@@ -109,3 +109,42 @@ TEST_CASE("a model round on hygon384 with 600 hogs allocates nothing", "[allocat
   CHECK(r.round == 1);
   CHECK(r.migrations > 0);  // 84 idle CPUs next to 300 CPUs with a waiting hog
 }
+
+TEST_CASE("every placement path on hygon384 allocates nothing", "[placement][allocation]") {
+  const auto h = loaded_hygon();
+  const tree_t& tree = *h->tree;
+  auto snap = std::make_unique<snapshot<L>>(h->sys->snap());
+  auto state = std::make_unique<balance_state<linux_defaults, L>>();
+  state->reset(tree, 0);
+  // Every LLC scans deep and believes it has an idle core: the longest fast path.
+  for (std::size_t c : tree.cpu_map()) {
+    state->placement.llc[tree.llc_id(c)].has_idle_cores = true;
+    state->placement.llc[tree.llc_id(c)].nr_idle_scan = static_cast<std::int32_t>(tree.llc_size(c));
+  }
+  task_state<L> t;
+  t.util = t.util_est = 100;
+  const std::uint32_t sleeper = snap->add_sleeping_task(t);
+  REQUIRE(sleeper != no_task);
+  const balancer<linux_defaults, L> b{tree};
+  const nanoseconds now = h->sys->default_round_length();
+  std::size_t seen_branches = 0;
+  const std::size_t n = test::allocations_during([&] {
+    std::uint64_t branches = 0;
+    for (std::size_t prev : {0UL, 150UL, 299UL, 320UL, 383UL})
+      for (std::size_t waker : {0UL, 1UL, 200UL, 383UL})
+        for (std::uint32_t flags : {0U, wf::sync, wf::current_cpu}) {
+          const auto r = b.on_wakeup(sleeper, prev, waker, flags, now, *snap, *state);
+          if (r) branches |= 1ULL << static_cast<unsigned>(r->why);
+        }
+    for (std::size_t parent : {0UL, 310UL})
+      if (const auto r = b.on_fork(sleeper, parent, now, *snap, *state)) branches |= 1ULL << static_cast<unsigned>(r->why);
+    if (const auto r = b.on_exec(snap->curr(5), now, *snap, *state)) branches |= 1ULL << static_cast<unsigned>(r->why);
+    b.on_cpu_idle(320, *snap, *state);
+    // Bad arguments come back as error values, also without the heap.
+    if (b.on_wakeup(sleeper, 9999, 0, 0, now, *snap, *state)) branches = 0;
+    for (std::uint64_t m = branches; m != 0; m &= m - 1) ++seen_branches;
+  });
+  CHECK(n == 0);
+  // The calls took several different branches (idle target, idle CPU scans, slow path…).
+  CHECK(seen_branches >= 3);
+}

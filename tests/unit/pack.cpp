@@ -21,7 +21,8 @@ using L = small_limits;
 
 namespace {
 
-// A placement policy that keeps state: a family member as a later issue will write one.
+// A placement policy that keeps some state of its own, and otherwise leaves tasks where
+// they were.
 struct counting_placement {
   using family = placement_family;
   template <limits_pack>
@@ -29,6 +30,15 @@ struct counting_placement {
     std::array<std::uint32_t, 4> counts{};
     friend constexpr bool operator==(const state&, const state&) = default;
   };
+  template <class P, limits_pack Lm, class S>
+  static constexpr placement_decision select(const wake_env<P, Lm>& env, S& st) {
+    ++st.counts[0];
+    return {env.prev_cpu, placement_branch::stay, env.prev_cpu};
+  }
+  template <limits_pack Lm, class S>
+  static constexpr void note_idle(const domain_tree<Lm>&, const snapshot<Lm>&, std::size_t, S&) {}
+  template <class P, limits_pack Lm, class S>
+  static constexpr void observe_balance(const lb_env<P, Lm>&, S&) {}
 };
 
 // A NUMA-family policy whose state names CPUs that nothing may be pulled from, and a
@@ -71,8 +81,7 @@ struct no_active_push {
 
 // The NUMA allowance turned off: every imbalance is acted on.
 struct no_numa_allowance {
-  template <class P, limits_pack Lm>
-  [[nodiscard]] static constexpr std::int64_t adjust(const lb_env<P, Lm>&, std::int32_t imbalance, std::int32_t) noexcept {
+  [[nodiscard]] static constexpr std::int64_t adjust(std::int32_t imbalance, std::int32_t, std::int32_t) noexcept {
     return imbalance;
   }
 };
@@ -102,7 +111,7 @@ TEST_CASE("An option setter changes one member and keeps every other", "[pack]")
   STATIC_REQUIRE(std::is_same_v<p::src_group, wasted_cores::min_load_src_group>);
   STATIC_REQUIRE(std::is_same_v<p::src_rq, linux_src_rq>);
   STATIC_REQUIRE(std::is_same_v<p::detach, linux_detach>);
-  STATIC_REQUIRE(std::is_same_v<p::placement, placement::none>);
+  STATIC_REQUIRE(std::is_same_v<p::placement, linux_placement>);
   STATIC_REQUIRE(p::balance_tuning == linux_defaults::balance_tuning);
 }
 
@@ -168,8 +177,9 @@ TEST_CASE("A whole pack fits the pack concept and a broken one does not", "[pack
   STATIC_REQUIRE_FALSE(src_group_policy<old_src_group, linux_defaults, L>);
   STATIC_REQUIRE(detach_policy<ipanema::steal, linux_defaults, L>);
   STATIC_REQUIRE_FALSE(detach_policy<linux_src_rq, linux_defaults, L>);
-  STATIC_REQUIRE(placement_policy<placement::none, L>);
-  STATIC_REQUIRE_FALSE(placement_policy<numa::none, L>);
+  STATIC_REQUIRE(placement_policy<placement::none, linux_defaults, L>);
+  STATIC_REQUIRE(placement_policy<linux_placement, linux_defaults, L>);
+  STATIC_REQUIRE_FALSE(placement_policy<numa::none, linux_defaults, L>);
 }
 
 // ---------------------------------------------------------------------- tunables
@@ -211,12 +221,15 @@ TEST_CASE("The balancer and the environment read the pack's tunables", "[pack][t
 // ---------------------------------------------------------------------- state
 
 TEST_CASE("An empty family adds no bytes to the balance state", "[pack][state]") {
-  using state_t = balance_state<linux_defaults, L>;
+  // Every family but the balance one empty.
+  using bare = rules<linux_defaults, with_placement<placement::none>>;
+  using state_t = balance_state<bare, L>;
   STATIC_REQUIRE(sizeof(state_t) == sizeof(state_t::cpus) + sizeof(state_t::group_imbalance));
   // A family that keeps something adds exactly what it keeps.
   using counting = rules<linux_defaults, with_placement<counting_placement>>;
   STATIC_REQUIRE(sizeof(balance_state<counting, L>) == sizeof(state_t) + sizeof(counting_placement::state<L>));
   STATIC_REQUIRE(std::is_same_v<decltype(balance_state<counting, L>::placement), counting_placement::state<L>>);
+  STATIC_REQUIRE(sizeof(balance_state<linux_defaults, L>) == sizeof(state_t) + sizeof(wake_state<L>));
 }
 
 TEST_CASE("A family's state survives between calls and the rules see it", "[pack][state]") {

@@ -3,13 +3,15 @@
 ///
 /// kernel: sched_balance_domains() (ex rebalance_domains), sched_balance_trigger(),
 /// sched_balance_newidle() (ex newidle_balance), update_next_balance(),
-/// update_newidle_cost() — kernel/sched/fair.c (v6.16).
+/// update_newidle_cost() — kernel/sched/fair.c; select_task_rq(), try_to_wake_up(),
+/// wake_up_new_task(), sched_exec() — kernel/sched/core.c (v6.16).
 ///
 /// A balancer reads a `domain_tree` (built once) and works on two caller-owned values:
 /// the `snapshot` (run queues; tasks it moves are moved in it, with the kernel's
 /// accounting, so later levels see them as the kernel's would) and the `balance_state`
 /// (per-CPU, per-domain intervals, failure counts, newidle costs, group imbalance flags,
-/// and every family's state). Each call returns the migrations it made, in order.
+/// and every family's state). A balancing call returns the migrations it made, in order; a
+/// placement call returns the CPU and why, or an error naming a bad argument.
 ///
 /// Differences from the kernel, all because one call runs alone and at once:
 ///  - an active balance runs its stopper immediately, in the same call;
@@ -21,12 +23,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <string_view>
 
 #include <balancekit/balancer/lb_env.hpp>
 #include <balancekit/balancer/pass.hpp>
 #include <balancekit/balancer/result.hpp>
 #include <balancekit/balancer/state.hpp>
 #include <balancekit/balancer/tunables.hpp>
+#include <balancekit/balancer/wake_env.hpp>
+#include <balancekit/core/error.hpp>
 #include <balancekit/core/limits.hpp>
 #include <balancekit/core/units.hpp>
 #include <balancekit/detail/contracts.hpp>
@@ -35,6 +41,7 @@
 #include <balancekit/domains/levels.hpp>
 #include <balancekit/policy/interval.hpp>
 #include <balancekit/policy/pack.hpp>
+#include <balancekit/policy/placement.hpp>
 #include <balancekit/stats/snapshot.hpp>
 
 namespace balancekit {
@@ -116,7 +123,7 @@ public:
 
   /// The balance of a CPU that just ran out of work (kernel: sched_balance_newidle()):
   /// domains bottom up while the expected idle time covers the balancing cost, stopping
-  /// at the first pull.
+  /// at the first pull. The CPU's `idle_stamp` becomes `now`, or 0 when it pulled work.
   constexpr result_type on_newidle(std::size_t cpu, nanoseconds now, snapshot<L>& snap, state_type& state) const {
     BALANCEKIT_EXPECTS(tree_->cpu_map().test(cpu));
     result_type out;
@@ -126,6 +133,9 @@ public:
     const cpu_state& rq = snap.cpus[cpu];
     jiffies_t next_balance = j + static_cast<jiffies_t>(tun.hz);
     if (rq.ttwu_pending) return out;
+    // Set before balancing so that the time spent balancing counts as idle time; the slow
+    // path of placement prefers the most recently idled CPU by this stamp.
+    snap.cpus[cpu].idle_stamp = now;
     const std::size_t nr = tree_->nr_domains(cpu);
     if (nr != 0) {
       if (!root_overloaded(snap) || rq.avg_idle < cs.sd[0].max_newidle_lb_cost) {
@@ -151,7 +161,47 @@ public:
       }
     }
     if (cs.next_balance > next_balance) cs.next_balance = next_balance;
+    if (snap.cpus[cpu].nr_running != 0) snap.cpus[cpu].idle_stamp = 0;
     return out;
+  }
+
+  /// A sleeping task wakes up (kernel: try_to_wake_up() → select_task_rq(p, task_cpu(p),
+  /// WF_TTWU | flags)). `prev_cpu` is where it last ran; `waker_cpu` is the CPU doing the
+  /// wakeup, and what runs there is the waker (`current`). `flags`: wf::sync,
+  /// wf::current_cpu, wf::from_interrupt. The task is not queued; the caller enqueues it on
+  /// the returned CPU.
+  constexpr result<placement_decision> on_wakeup(std::uint32_t task, std::size_t prev_cpu, std::size_t waker_cpu,
+                                                 std::uint32_t flags, nanoseconds now, const snapshot<L>& snap,
+                                                 state_type& state) const {
+    if (status s = check_placement(task, prev_cpu, waker_cpu, snap, "wakeup", false); !s) return s.error_value();
+    return place(task, prev_cpu, waker_cpu, wf::ttwu | (flags & ~(wf::exec | wf::fork | wf::ttwu)), now, snap, state);
+  }
+
+  /// A new task's first placement (kernel: wake_up_new_task() → select_task_rq(p,
+  /// task_cpu(p), WF_FORK)). `parent_cpu` is where it was forked, which is also where the
+  /// fork runs. The task is not queued (`snapshot::add_sleeping_task`).
+  constexpr result<placement_decision> on_fork(std::uint32_t task, std::size_t parent_cpu, nanoseconds now,
+                                               const snapshot<L>& snap, state_type& state) const {
+    if (status s = check_placement(task, parent_cpu, parent_cpu, snap, "fork", false); !s) return s.error_value();
+    return place(task, parent_cpu, parent_cpu, wf::fork, now, snap, state);
+  }
+
+  /// A task calls exec (kernel: sched_exec() → select_task_rq(p, task_cpu(p), WF_EXEC)). It
+  /// runs on its CPU; the caller moves it to the returned one.
+  constexpr result<placement_decision> on_exec(std::uint32_t task, nanoseconds now, const snapshot<L>& snap,
+                                               state_type& state) const {
+    if (task >= snap.tasks().size() || !snap.running(task))
+      return error{errc::invalid_argument, "exec: the task must be one of the snapshot's running tasks"};
+    const std::size_t cpu = snap.cpu_of(task);
+    if (status s = check_placement(task, cpu, cpu, snap, "exec", true); !s) return s.error_value();
+    return place(task, cpu, cpu, wf::exec, now, snap, state);
+  }
+
+  /// A CPU went idle (kernel: pick_next_task_idle() → __update_idle_core()): the placement
+  /// family notes it (Linux's: its LLC may now have an idle core).
+  constexpr void on_cpu_idle(std::size_t cpu, const snapshot<L>& snap, state_type& state) const {
+    BALANCEKIT_EXPECTS(tree_->cpu_map().test(cpu));
+    P::placement::note_idle(*tree_, snap, cpu, state.placement);
   }
 
   /// One balancing attempt of `cpu`'s `k`-th domain (kernel: sched_balance_rq()). Returns
@@ -163,6 +213,48 @@ public:
   }
 
 private:
+  // The arguments of a placement, checked: a bad one is an error value and nothing changes.
+  constexpr status check_placement(std::uint32_t task, std::size_t prev_cpu, std::size_t this_cpu,
+                                   const snapshot<L>& snap, std::string_view what, bool queued) const {
+    auto fail = [&](errc code) {
+      error e{code, what};
+      e << ": ";
+      return e;
+    };
+    if (task >= snap.tasks().size())
+      return fail(errc::out_of_range) << "task " << task << " is not in the snapshot (" << snap.tasks().size()
+                                      << " tasks)";
+    if (!queued && snap.queued(task))
+      return fail(errc::invalid_argument) << "task " << task << " is queued on CPU " << snap.cpu_of(task)
+                                          << "; only a sleeping task is placed";
+    for (std::size_t cpu : {prev_cpu, this_cpu})
+      if (cpu >= L::max_cpus || !tree_->cpu_map().test(cpu))
+        return fail(errc::out_of_range) << "CPU " << cpu << " is not one of the machine's online CPUs";
+    if (!snap.task_at(task).allowed.intersects(tree_->cpu_map()))
+      return fail(errc::invalid_argument) << "task " << task << " may run on no online CPU";
+    return {};
+  }
+
+  // kernel: select_task_rq(): the placement policy for a task that may run on more than one
+  // CPU, the only one otherwise, and select_fallback_rq() when the choice is not allowed.
+  constexpr placement_decision place(std::uint32_t task, std::size_t prev_cpu, std::size_t this_cpu,
+                                     std::uint32_t flags, nanoseconds now, const snapshot<L>& snap,
+                                     state_type& state) const {
+    const auto& allowed = snap.task_at(task).allowed;
+    placement_decision d;
+    if (allowed.weight() > 1) {
+      const auto env = make_wake_env<P>(*tree_, snap, &state, task, prev_cpu, this_cpu, flags, now);
+      d = P::placement::select(env, state.placement);
+    } else {
+      d = {allowed.first(), placement_branch::single_cpu, prev_cpu};
+    }
+    if (d.cpu >= L::max_cpus || !allowed.test(d.cpu) || !tree_->cpu_map().test(d.cpu)) {
+      d.cpu = select_fallback_rq(*tree_, allowed, prev_cpu);
+      d.why = placement_branch::fallback;
+    }
+    return d;
+  }
+
   constexpr jiffies_t interval_of(const typename tree_type::domain& sd, const domain_balance_state& ds, bool busy) const {
     constexpr balance_tunables tun = P::balance_tuning;
     return P::interval::balance_interval(ds.balance_interval, sd.busy_factor, busy, tun.hz,

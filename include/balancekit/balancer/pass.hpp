@@ -7,8 +7,9 @@
 /// detach_one_task() — kernel/sched/fair.c (v6.16).
 ///
 /// Every decision is the pack's: `should_balance`, `src_group`, `src_rq`, `detach`,
-/// `active_balance`, and `can_migrate` for the stopper's task. What is left here is the
-/// kernel's control flow between them.
+/// `active_balance`, and `can_migrate` for the stopper's task; the placement family observes
+/// each attempt that gathers statistics (kernel: update_idle_cpu_scan() at the end of
+/// update_sd_lb_stats()). What is left here is the kernel's control flow between them.
 #pragma once
 
 #include <algorithm>
@@ -97,6 +98,8 @@ private:
         r.path = exit_path::balanced;
         return r;
       }
+      // The placement family sees the statistics' inputs (Linux's: the LLC's scan depth).
+      P::placement::observe_balance(std::as_const(env), state.placement);
       const src_group_decision d = P::src_group::find(std::as_const(env));
       env.apply(d);
       if (d.group == no_group) {

@@ -53,6 +53,13 @@ struct cpu_balance_state {
   std::array<domain_balance_state, L::max_levels> sd{};  ///< by attached domain, bottom up
 };
 
+/// The state of a policy that keeps nothing. One type per family, so that several empty
+/// states in a `balance_state` share an address and cost no bytes.
+template <class Family>
+struct no_state {
+  friend constexpr bool operator==(no_state, no_state) noexcept = default;
+};
+
 /// The state a family's policy declares for limits `L` (its nested `state<L>`).
 template <class Policy, limits_pack L>
 using family_state_t = typename Policy::template state<L>;

@@ -1,8 +1,10 @@
 /// \file
-/// The balance family's tunables: the kernel's sysctls and build options its rules read.
+/// The tunables of the families that have some: the kernel's sysctls, build options and
+/// scheduler features their rules read.
 ///
 /// kernel: sysctl_sched_migration_cost, sysctl_sched_nr_migrate, CONFIG_HZ,
-/// CONFIG_PREEMPTION, sched_feat(LB_MIN) — kernel/sched/fair.c, kernel/sched/features.h.
+/// CONFIG_PREEMPTION, sched_feat(LB_MIN, WA_IDLE, WA_WEIGHT, WA_BIAS, SIS_UTIL, UTIL_EST)
+/// — kernel/sched/fair.c, kernel/sched/features.h.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,23 @@ struct balance_tunables {
   bool newidle_one_task = true;
   bool lb_min = false;                   ///< sched_feat(LB_MIN)
   friend constexpr bool operator==(const balance_tunables&, const balance_tunables&) = default;
+};
+
+/// The tunables of a family that has none yet.
+template <class Family>
+struct no_tunables {
+  friend constexpr bool operator==(no_tunables, no_tunables) noexcept = default;
+};
+
+/// The placement family's: the scheduler features select_task_rq_fair() reads, all on by
+/// default as in features.h. (HZ, for the wakee-flip decay, is the balance family's.)
+struct placement_tunables {
+  bool wa_idle = true;    ///< sched_feat(WA_IDLE): wake_affine() prefers an idle waker or previous CPU
+  bool wa_weight = true;  ///< sched_feat(WA_WEIGHT): else it compares the two CPUs' loads
+  bool wa_bias = true;    ///< sched_feat(WA_BIAS): with half of imbalance_pct in favour of the previous CPU
+  bool sis_util = true;   ///< sched_feat(SIS_UTIL): the idle-CPU scan depth follows the LLC's utilization
+  bool util_est = true;   ///< sched_feat(UTIL_EST): utilization estimates count in cpu_util()
+  friend constexpr bool operator==(const placement_tunables&, const placement_tunables&) = default;
 };
 
 }  // namespace balancekit

@@ -90,6 +90,7 @@ enum class errc : std::uint8_t {
   duplicate,       ///< the same CPU or id given twice
   io,              ///< a file or source that could not be read (adapters only)
   unsupported,     ///< valid input that balancekit does not model (adapters only)
+  invalid_argument,  ///< an argument that contradicts the snapshot, e.g. placing a queued task
 };
 
 [[nodiscard]] constexpr std::string_view to_string(errc c) noexcept {
@@ -108,6 +109,7 @@ enum class errc : std::uint8_t {
     case errc::duplicate: return "duplicate";
     case errc::io: return "io";
     case errc::unsupported: return "unsupported";
+    case errc::invalid_argument: return "invalid_argument";
   }
   return "unknown";
 }

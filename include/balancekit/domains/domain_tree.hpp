@@ -197,6 +197,27 @@ public:
   }
   /// kernel: cpus_share_cache().
   [[nodiscard]] constexpr bool cpus_share_cache(std::size_t a, std::size_t b) const { return a == b || llc_id(a) == llc_id(b); }
+  /// kernel: sd_share_id: the first CPU of the lowest SD_CLUSTER domain, else the LLC id.
+  [[nodiscard]] constexpr std::size_t share_id(std::size_t cpu) const {
+    const int k = lowest_flag_domain(cpu, sd_flag::cluster);
+    return k < 0 ? llc_id(cpu) : span(domain_of(cpu, static_cast<std::size_t>(k))).first();
+  }
+  /// kernel: cpus_share_resources(): the same cluster on cluster machines, else the same LLC.
+  [[nodiscard]] constexpr bool cpus_share_resources(std::size_t a, std::size_t b) const {
+    return a == b || share_id(a) == share_id(b);
+  }
+  /// kernel: cpu_smt_mask(): `cpu` and its SMT siblings (the span of its SMT domain).
+  [[nodiscard]] constexpr const mask& smt_mask(std::size_t cpu) const { return spans_[smt_span_[cpu]]; }
+  /// kernel: cpumask_of_node(cpu_to_node(cpu)), within the CPUs domains were built over.
+  [[nodiscard]] constexpr const mask& node_mask(std::size_t cpu) const { return spans_[node_span_[cpu]]; }
+
+  // -- the kernel's static keys, fixed when the domains are attached
+  /// kernel: sched_smt_present: some core has two online threads.
+  [[nodiscard]] constexpr bool smt_active() const noexcept { return smt_active_; }
+  /// kernel: sched_cluster_active: some CPU has a domain with SD_CLUSTER.
+  [[nodiscard]] constexpr bool cluster_active() const noexcept { return cluster_active_; }
+  /// kernel: sched_asym_cpucapacity: some domain has SD_ASYM_CPUCAPACITY.
+  [[nodiscard]] constexpr bool asym_cpucapacity_active() const noexcept { return asym_cpucapacity_active_; }
 
   /// Largest CPU capacity of the map (kernel: rd->max_cpu_capacity).
   [[nodiscard]] constexpr std::uint64_t max_cpu_capacity() const noexcept { return max_cpu_capacity_; }
@@ -241,6 +262,11 @@ private:
   static_vector<std::uint16_t, max_levels> numa_distance_{};
   numa_topology_type numa_type_ = numa_topology_type::direct;
   std::uint64_t max_cpu_capacity_ = 0;
+  bool smt_active_ = false;
+  bool cluster_active_ = false;
+  bool asym_cpucapacity_active_ = false;
+  std::array<std::uint32_t, max_cpus> smt_span_{};   // span index of each CPU's SMT mask
+  std::array<std::uint32_t, max_cpus> node_span_{};  // span index of each CPU's node
   // The full per-CPU chains before degenerate removal (the kernel's sdd->sd arrays):
   // chain_[level][cpu]; `depth_[cpu]` levels exist for the CPU.
   std::array<chain_row, max_levels> chain_{};
@@ -273,6 +299,9 @@ constexpr void domain_tree<L>::reset() noexcept {
   numa_distance_.clear();
   numa_type_ = numa_topology_type::direct;
   max_cpu_capacity_ = 0;
+  smt_active_ = cluster_active_ = asym_cpucapacity_active_ = false;
+  smt_span_.fill(0);
+  node_span_.fill(0);
   for (auto& row : chain_) row.fill(domain{});
   depth_.fill(0);
   for (auto& a : attached_) a.clear();
@@ -674,6 +703,19 @@ constexpr status domain_tree<L>::build_into(const topology<L>& topo, const domai
       }
     }
     attached_[cpu] = chain;
+  }
+
+  // 6. The static keys (build_sched_domains(), sched_cpu_activate()), SMT and node masks.
+  for (std::size_t cpu : cpu_map_) {
+    for (std::size_t l = 0; l < depth_[cpu]; ++l)
+      asym_cpucapacity_active_ = asym_cpucapacity_active_ || chain_[l][cpu].flags.has(sd_flag::asym_cpucapacity);
+    cluster_active_ = cluster_active_ || lowest_flag_domain(cpu, sd_flag::cluster) >= 0;
+    const bool smt = nr_domains(cpu) > 0 && domain_of(cpu, 0).flags.has(sd_flag::share_cpucapacity);
+    smt_active_ = smt_active_ || smt;
+    smt_span_[cpu] = smt ? domain_of(cpu, 0).span : spans_.intern(mask::of(cpu));
+    node_span_[cpu] = spans_.intern(topo.cpus_of_node(topo.node_of(cpu)) & cpu_map_);
+    if (smt_span_[cpu] == spans_.npos || node_span_[cpu] == spans_.npos)
+      return error{errc::over_limit, "domain tree storage is full; raise the limits"};
   }
   return {};
 }

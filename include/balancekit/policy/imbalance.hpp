@@ -43,13 +43,11 @@ inline constexpr std::int32_t numa_imbalance_min = 2;
   return imbalance;
 }
 
-/// The Linux rule for the imbalance a NUMA domain tolerates: adjust_numa_imbalance() with
-/// the domain's imb_numa_nr.
+/// The Linux rule for the imbalance a NUMA domain tolerates: adjust_numa_imbalance().
 struct linux_numa_imbalance {
-  template <class P, limits_pack L>
-  [[nodiscard]] static constexpr std::int64_t adjust(const lb_env<P, L>& env, std::int32_t imbalance,
-                                                     std::int32_t dst_running) noexcept {
-    return adjust_numa_imbalance(imbalance, dst_running, static_cast<std::int32_t>(env.sd->imb_numa_nr));
+  [[nodiscard]] static constexpr std::int64_t adjust(std::int32_t imbalance, std::int32_t dst_running,
+                                                     std::int32_t imb_numa_nr) noexcept {
+    return adjust_numa_imbalance(imbalance, dst_running, imb_numa_nr);
   }
 };
 
@@ -124,8 +122,9 @@ template <class P, limits_pack L>
       d.imbalance = static_cast<std::int64_t>(diff);
     }
     if (env.has(sd_flag::numa))
-      d.imbalance = P::numa_imbalance::adjust(env, static_cast<std::int32_t>(d.imbalance),
-                                              static_cast<std::int32_t>(local.sum_nr_running + 1));
+      d.imbalance = P::numa_imbalance::adjust(static_cast<std::int32_t>(d.imbalance),
+                                              static_cast<std::int32_t>(local.sum_nr_running + 1),
+                                              static_cast<std::int32_t>(env.sd->imb_numa_nr));
     d.imbalance >>= 1;  // move half the difference
     return d;
   }

@@ -35,12 +35,16 @@
 #include <type_traits>
 
 #include <balancekit/balancer/lb_env.hpp>
+#include <balancekit/balancer/state.hpp>
 #include <balancekit/balancer/tunables.hpp>
+#include <balancekit/balancer/wake_env.hpp>
 #include <balancekit/core/limits.hpp>
 #include <balancekit/core/units.hpp>
+#include <balancekit/domains/domain_tree.hpp>
 #include <balancekit/policy/active_balance.hpp>
 #include <balancekit/policy/imbalance.hpp>
 #include <balancekit/policy/interval.hpp>
+#include <balancekit/policy/placement.hpp>
 #include <balancekit/policy/should_we_balance.hpp>
 #include <balancekit/policy/src_rq.hpp>
 #include <balancekit/policy/task_selection.hpp>
@@ -86,25 +90,14 @@ concept interval_policy = requires(std::uint32_t ms, std::uint32_t w, bool busy,
   { R::balance_interval(ms, w, busy, hz, max) } -> std::same_as<jiffies_t>;
   { R::newidle_cost(w) } -> std::same_as<nanoseconds>;
 };
-/// The imbalance a NUMA domain tolerates (kernel: adjust_numa_imbalance()).
-template <class R, class P, class L>
-concept numa_imbalance_policy = requires(const lb_env<P, L>& env, std::int32_t imbalance, std::int32_t dst_running) {
-  { R::adjust(env, imbalance, dst_running) } -> std::same_as<std::int64_t>;
+/// The imbalance a NUMA domain tolerates (kernel: adjust_numa_imbalance()), asked by the
+/// load balancer and by the placement slow path alike.
+template <class R>
+concept numa_imbalance_policy = requires(std::int32_t imbalance, std::int32_t dst_running, std::int32_t imb_numa_nr) {
+  { R::adjust(imbalance, dst_running, imb_numa_nr) } -> std::same_as<std::int64_t>;
 };
 
 // -- the families ----------------------------------------------------------------------------
-
-/// The state of a policy that keeps nothing. One type per family, so that several empty
-/// states in a `balance_state` share an address and cost no bytes.
-template <class Family>
-struct no_state {
-  friend constexpr bool operator==(no_state, no_state) noexcept = default;
-};
-/// The tunables of a family that has none yet.
-template <class Family>
-struct no_tunables {
-  friend constexpr bool operator==(no_tunables, no_tunables) noexcept = default;
-};
 
 /// A family's policy that does nothing: the `none` of every family still to come.
 template <class Family>
@@ -132,7 +125,7 @@ struct no_policy {
 /// (kernel: sched_balance_rq() and its helpers).
 BALANCEKIT_FAMILY_(balance_family, balance_tunables, balance_tuning)
 /// Where a waking, forked or exec'ed task runs (kernel: select_task_rq_fair()).
-BALANCEKIT_FAMILY_(placement_family, no_tunables<placement_family>, placement_tuning)
+BALANCEKIT_FAMILY_(placement_family, placement_tunables, placement_tuning)
 /// Which CPU light tasks are packed onto (the packing buddy of seed 000; not fair.c's buddies).
 BALANCEKIT_FAMILY_(packing_family, no_tunables<packing_family>, packing_tuning)
 /// How far a process's threads are kept together: LLC, node, beyond (seed 001).
@@ -149,8 +142,16 @@ template <class X, class Family, class L>
 concept family_policy = requires { typename X::template state<L>; } && std::same_as<typename X::family, Family> &&
                         std::semiregular<typename X::template state<L>>;
 
-template <class X, class L>
-concept placement_policy = family_policy<X, placement_family, L>;
+/// Where a task runs (kernel: select_task_rq_fair()); see policy/placement.hpp.
+template <class X, class P, class L>
+concept placement_policy =
+    family_policy<X, placement_family, L> &&
+    requires(const wake_env<P, L>& wenv, const lb_env<P, L>& lenv, typename X::template state<L>& st,
+             const domain_tree<L>& tree, const snapshot<L>& snap, std::size_t cpu) {
+      { X::select(wenv, st) } -> std::same_as<placement_decision>;
+      X::note_idle(tree, snap, cpu, st);
+      X::observe_balance(lenv, st);
+    };
 template <class X, class L>
 concept packing_policy = family_policy<X, packing_family, L>;
 template <class X, class L>
@@ -160,9 +161,6 @@ concept push_policy = family_policy<X, push_family, L>;
 template <class X, class L>
 concept numa_policy = family_policy<X, numa_family, L>;
 
-namespace placement {
-using none = no_policy<placement_family>;
-}
 namespace packing {
 using none = no_policy<packing_family>;
 }
@@ -197,11 +195,10 @@ concept active_balance_member =
     requires { typename P::active_balance; } && active_balance_policy<typename P::active_balance, P, L>;
 template <class P>
 concept interval_member = requires { typename P::interval; } && interval_policy<typename P::interval>;
+template <class P>
+concept numa_imbalance_member = requires { typename P::numa_imbalance; } && numa_imbalance_policy<typename P::numa_imbalance>;
 template <class P, class L>
-concept numa_imbalance_member =
-    requires { typename P::numa_imbalance; } && numa_imbalance_policy<typename P::numa_imbalance, P, L>;
-template <class P, class L>
-concept placement_member = requires { typename P::placement; } && placement_policy<typename P::placement, L>;
+concept placement_member = requires { typename P::placement; } && placement_policy<typename P::placement, P, L>;
 template <class P, class L>
 concept packing_member = requires { typename P::packing; } && packing_policy<typename P::packing, L>;
 template <class P, class L>
@@ -234,7 +231,7 @@ template <class P, class L>
 concept policy_pack =
     detail::src_group_member<P, L> && detail::src_rq_member<P, L> && detail::can_migrate_member<P, L> &&
     detail::detach_member<P, L> && detail::should_balance_member<P, L> && detail::active_balance_member<P, L> &&
-    detail::interval_member<P> && detail::numa_imbalance_member<P, L> && detail::placement_member<P, L> &&
+    detail::interval_member<P> && detail::numa_imbalance_member<P> && detail::placement_member<P, L> &&
     detail::packing_member<P, L> && detail::aggregation_member<P, L> && detail::push_member<P, L> &&
     detail::numa_member<P, L> && detail::balance_tuning_member<P> && detail::placement_tuning_member<P> &&
     detail::packing_tuning_member<P> && detail::aggregation_tuning_member<P> && detail::push_tuning_member<P> &&
@@ -270,12 +267,15 @@ consteval bool check_pack() {
                 "the pack's `interval` is missing or is not an interval rule: it needs `static jiffies_t "
                 "balance_interval(std::uint32_t ms, std::uint32_t busy_factor, bool busy, std::uint32_t hz, "
                 "jiffies_t max)` and `static nanoseconds newidle_cost(std::uint32_t span_weight)`");
-  static_assert(detail::numa_imbalance_member<P, L>,
-                "the pack's `numa_imbalance` is missing or is not a NUMA-allowance rule: it needs "
-                "`static std::int64_t adjust(const lb_env<P, L>&, std::int32_t imbalance, std::int32_t dst_running)`");
+  static_assert(detail::numa_imbalance_member<P>,
+                "the pack's `numa_imbalance` is missing or is not a NUMA-allowance rule: it needs `static "
+                "std::int64_t adjust(std::int32_t imbalance, std::int32_t dst_running, std::int32_t imb_numa_nr)`");
   static_assert(detail::placement_member<P, L>,
                 "the pack's `placement` is missing or is not a placement policy: it needs `using family = "
-                "placement_family;` and `template <limits_pack L> using state = ...;` (placement::none keeps nothing)");
+                "placement_family;`, `template <limits_pack L> using state = ...;`, `static placement_decision "
+                "select(const wake_env<P, L>&, state<L>&)`, `static void note_idle(const domain_tree<L>&, const "
+                "snapshot<L>&, std::size_t cpu, state<L>&)` and `static void observe_balance(const lb_env<P, L>&, "
+                "state<L>&)` (placement::none keeps tasks where they were)");
   static_assert(detail::packing_member<P, L>,
                 "the pack's `packing` is missing or is not a packing policy: it needs `using family = "
                 "packing_family;` and `template <limits_pack L> using state = ...;` (packing::none keeps nothing)");
@@ -327,7 +327,7 @@ struct linux_defaults {
   using numa_imbalance = linux_numa_imbalance;
   static constexpr balance_tunables balance_tuning{};
 
-  using placement = balancekit::placement::none;
+  using placement = linux_placement;
   using packing = balancekit::packing::none;
   using aggregation = balancekit::aggregation::none;
   using push = balancekit::push::none;

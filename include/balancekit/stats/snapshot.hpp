@@ -33,6 +33,7 @@ namespace balancekit {
 struct cpu_state {
   std::uint32_t nr_running = 0;       ///< rq->nr_running: tasks of every class, running one included
   std::uint32_t h_nr_runnable = 0;    ///< rq->cfs.h_nr_runnable: fair tasks, running one included
+  std::uint32_t h_nr_idle = 0;        ///< rq->cfs.h_nr_idle: SCHED_IDLE tasks among them
   std::uint64_t load = 0;             ///< cpu_load(): cfs_rq->avg.load_avg
   std::uint64_t util = 0;             ///< cfs_rq->avg.util_avg
   std::uint64_t util_est = 0;         ///< cfs_rq->avg.util_est
@@ -43,10 +44,15 @@ struct cpu_state {
   std::uint32_t nr_numa_running = 0;   ///< tasks with a preferred node
   std::uint32_t nr_preferred_running = 0;  ///< tasks running on their preferred node
   nanoseconds avg_idle = 2 * 500'000;  ///< rq->avg_idle (the kernel starts it at 2 * migration cost)
+  /// rq->idle_stamp: when the CPU last went idle; 0 while it runs something. Placement's
+  /// slow path prefers the most recently idled CPU, and ignores idle CPUs stamped 0.
+  nanoseconds idle_stamp = 0;
   bool ttwu_pending = false;           ///< a wakeup is queued for this CPU
 
   /// kernel: idle_cpu(): nothing runs and no wakeup is on its way.
   [[nodiscard]] constexpr bool is_idle() const noexcept { return nr_running == 0 && !ttwu_pending; }
+  /// kernel: sched_idle_cpu(): it runs SCHED_IDLE tasks only.
+  [[nodiscard]] constexpr bool is_sched_idle() const noexcept { return nr_running != 0 && nr_running == h_nr_idle; }
 };
 
 /// kernel: cpu_util_cfs(): the larger of util_avg and util_est, capped at the CPU's
@@ -72,13 +78,15 @@ struct task_state {
   std::uint64_t load = nice_0_load;  ///< se.avg.load_avg
   std::uint64_t h_load = nice_0_load;  ///< task_h_load(): the load it carries up the cgroup hierarchy
   std::uint64_t util = 0;            ///< se.avg.util_avg
-  std::uint64_t util_est = 0;        ///< task_util_est()
+  std::uint64_t util_est = 0;        ///< se.avg.util_est (task_util_est() is the larger of this and util)
   std::uint64_t runnable = 0;        ///< se.avg.runnable_avg
   cpumask<L::max_cpus> allowed = ~cpumask<L::max_cpus>{};  ///< p->cpus_ptr
   nanoseconds exec_start = 0;        ///< when it last started running (cache hotness)
   /// entity_eligible() on its queue: EEVDF does not pull an ineligible task on a first
   /// attempt when the destination has tasks.
   bool eligible = true;
+  bool sched_idle = false;  ///< SCHED_IDLE policy (counted in h_nr_idle)
+  bool kthread = false;     ///< a kernel thread (PF_KTHREAD); with a one-CPU mask, a per-CPU kthread
 };
 
 /// kernel: what enqueueing a fair task adds to its CPU (add_nr_running(),
@@ -87,6 +95,7 @@ template <limits_pack L>
 constexpr void account_enqueue(cpu_state& c, const task_state<L>& p) noexcept {
   ++c.nr_running;
   ++c.h_nr_runnable;
+  if (p.sched_idle) ++c.h_nr_idle;
   c.load += p.load;
   c.util += p.util;
   c.util_est += p.util_est;
@@ -100,6 +109,7 @@ constexpr void account_dequeue(cpu_state& c, const task_state<L>& p) noexcept {
   auto sub = [](auto& v, auto d) { v = v > d ? v - d : 0; };
   sub(c.nr_running, 1U);
   sub(c.h_nr_runnable, 1U);
+  if (p.sched_idle) sub(c.h_nr_idle, 1U);
   sub(c.load, p.load);
   sub(c.util, p.util);
   sub(c.util_est, p.util_est);
@@ -139,6 +149,17 @@ public:
     links_.push_back(link{});
     link_head(index, cpu);
     if (running) queue_[cpu].curr = index;
+    return index;
+  }
+
+  /// Appends a task that sleeps (queued nowhere): a new task before its fork placement,
+  /// or one that blocked before the snapshot was taken. Returns its index, or `no_task`
+  /// when the snapshot is full.
+  constexpr std::uint32_t add_sleeping_task(const task& t) {
+    if (tasks_.full()) return no_task;
+    const auto index = static_cast<std::uint32_t>(tasks_.size());
+    tasks_.push_back(t);
+    links_.push_back(link{});
     return index;
   }
 
@@ -186,7 +207,7 @@ public:
   constexpr void refresh_sums(std::size_t cpu) {
     BALANCEKIT_EXPECTS(cpu < max_cpus);
     cpu_state& c = cpus[cpu];
-    c.nr_running = c.h_nr_runnable = 0;
+    c.nr_running = c.h_nr_runnable = c.h_nr_idle = 0;
     c.load = c.util = c.util_est = c.runnable = 0;
     for (std::uint32_t t = queue_[cpu].head; t != no_task; t = links_[t].next) account_enqueue(c, tasks_[t]);
   }
