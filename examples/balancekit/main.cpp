@@ -11,7 +11,12 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <iterator>
+#include <string_view>
+#include <utility>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
@@ -245,6 +250,102 @@ int run_balance(const balance_options& o) {
   return simulate<linux_defaults>(o, m, *tree);
 }
 
+struct place_options {
+  topology_options machine;
+  std::string packing = "conf0";
+  std::string power_line = "smt";
+};
+
+// The buddy table of a packing policy, printed as the seed prints it: a column for each
+// socket leader (the first CPU of a group of the top domain) and each CPU that is its own
+// buddy, and one for each run of other consecutive CPUs with the same buddy.
+template <class Packing>
+void print_buddies(const cli_domains& tree) {
+  auto table = std::make_unique<buddy_table<large_limits>>();
+  Packing::attach(tree, *table);
+  const auto& cpus = tree.cpu_map();
+  cpumask<large_limits::max_cpus> alone;
+  for (std::size_t c : cpus) {
+    if (table->buddy[c] == c) alone.set(c);
+    if (const std::size_t nr = tree.nr_domains(c); nr != 0)
+      alone.set(tree.span(tree.group_of(tree.domain_of(c, nr - 1), 0)).first());
+  }
+  std::vector<std::string> lcpus;
+  std::vector<std::string> buddies;
+  for (auto it = cpus.begin(); it != cpus.end();) {
+    const std::size_t first = *it;
+    const std::size_t b = table->buddy[first];
+    std::size_t last = first;
+    ++it;
+    if (!alone.test(first))
+      while (it != cpus.end() && *it == last + 1 && !alone.test(*it) && table->buddy[*it] == b) last = *it++;
+    lcpus.push_back(first == last ? std::to_string(first) : fmt::format("{}-{}", first, last));
+    buddies.push_back(b == no_cpu ? std::string("-") : std::to_string(b));
+  }
+  std::string row1 = "LCPU ";
+  std::string row2 = "buddy";
+  for (std::size_t i = 0; i < lcpus.size(); ++i) {
+    const std::size_t w = std::max(lcpus[i].size(), buddies[i].size());
+    row1 += fmt::format(" | {:<{}}", lcpus[i], w);
+    row2 += fmt::format(" | {:<{}}", buddies[i], w);
+  }
+  fmt::print("{}\n{}\n", row1, row2);
+  std::size_t worst = 0;
+  std::size_t worst_cpu = no_cpu;
+  std::size_t cycles = 0;
+  std::size_t with_buddy = 0;
+  for (std::size_t c : cpus) {
+    with_buddy += table->buddy[c] != no_cpu ? 1U : 0U;
+    const std::size_t h = buddy_hops(*table, c);
+    if (h == no_cpu) ++cycles;
+    else if (h > worst) {
+      worst = h;
+      worst_cpu = c;
+    }
+  }
+  if (with_buddy == 0) fmt::print("no CPU has a packing buddy: packing is off\n");
+  else if (worst_cpu != no_cpu) fmt::print("hops to a packing CPU: at most {} (from CPU {})\n", worst, worst_cpu);
+  if (cycles != 0) fmt::print("{} CPU(s) whose buddy links cycle and never reach a packing CPU\n", cycles);
+}
+
+template <packing::power_line Line>
+void print_topology_buddies(const cli_domains& tree) {
+  print_buddies<packing::guittot_topology<Line>>(tree);
+}
+
+int run_place(const place_options& o) {
+  using packing::power_line;
+  static constexpr std::pair<std::string_view, power_line> lines[] = {
+      {"none", power_line::none}, {"smt", power_line::smt},         {"cluster", power_line::cluster},
+      {"llc", power_line::llc},   {"package", power_line::package}, {"all", power_line::all}};
+  const auto line = std::find_if(std::begin(lines), std::end(lines), [&](const auto& l) { return l.first == o.power_line; });
+  if (line == std::end(lines))
+    fail(fmt::format("unknown --power-line '{}' (choose none, smt, cluster, llc, package or all)", o.power_line));
+  if (o.packing != "conf0" && o.packing != "conf1" && o.packing != "conf2" && o.packing != "topology")
+    fail(fmt::format("unknown --packing '{}' (choose conf0, conf1, conf2 or topology)", o.packing));
+  const loaded m = load_machine(o.machine);
+  auto tree = std::make_unique<cli_domains>();
+  if (status s = cli_domains::build(*m.topology, balancer_domain_options(), *tree); !s) fail(std::string(s.error_value().message.view()));
+  fmt::print("{}\n", m.title);
+  if (o.packing == "topology") {
+    fmt::print("packing buddies (seed 000): Guittot's topology rule, CPUs sharing a power line up to: {}\n", o.power_line);
+    switch (line->second) {
+      case power_line::none: print_topology_buddies<power_line::none>(*tree); break;
+      case power_line::smt: print_topology_buddies<power_line::smt>(*tree); break;
+      case power_line::cluster: print_topology_buddies<power_line::cluster>(*tree); break;
+      case power_line::llc: print_topology_buddies<power_line::llc>(*tree); break;
+      case power_line::package: print_topology_buddies<power_line::package>(*tree); break;
+      case power_line::all: print_topology_buddies<power_line::all>(*tree); break;
+    }
+    return 0;
+  }
+  fmt::print("packing buddies (seed 000): the seed's {}, sockets = the groups of the top domain\n", o.packing);
+  if (o.packing == "conf0") print_buddies<packing::guittot<packing::buddy_conf::conf0>>(*tree);
+  else if (o.packing == "conf1") print_buddies<packing::guittot<packing::buddy_conf::conf1>>(*tree);
+  else print_buddies<packing::guittot<packing::buddy_conf::conf2>>(*tree);
+  return 0;
+}
+
 int run_machines() {
   for (const auto& m : machines::all)
     fmt::print("{:<10} {}{}\n           --spec \"{}\"\n", m.name, m.summary,
@@ -295,12 +396,24 @@ int main(int argc, char** argv) {
       ->check(non_negative)
       ->capture_default_str();
 
+  place_options plc;
+  auto* place_cmd = app.add_subcommand(
+      "place", "Print each CPU's packing buddy (seed 000): the seed's conf0/conf1/conf2 or Guittot's topology rule");
+  add_machine_options(*place_cmd, plc.machine);
+  place_cmd->add_option("--packing", plc.packing, "conf0, conf1, conf2 (the seed's tables) or topology (Guittot's rule)")
+      ->capture_default_str();
+  place_cmd->add_option("--power-line", plc.power_line,
+                        "For topology: up to which level CPUs share a power line: none, smt, cluster, llc, package "
+                        "or all (all: nothing can be power-gated, so no buddy)")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
     if (*topology_cmd) return run_topology(topo);
     if (*domains_cmd) return run_domains(doms);
     if (*machines_cmd) return run_machines();
     if (*balance_cmd) return run_balance(bal);
+    if (*place_cmd) return run_place(plc);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -9,6 +9,7 @@
 #include <balancekit/policy/interval.hpp>
 #include <balancekit/policy/ipanema.hpp>
 #include <balancekit/policy/pack.hpp>
+#include <balancekit/policy/packing.hpp>
 #include <balancekit/policy/placement.hpp>
 #include <balancekit/policy/selection.hpp>
 #include <balancekit/policy/should_we_balance.hpp>

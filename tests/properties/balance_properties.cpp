@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "support/balance_machine.hpp"
+#include "support/machine_gen.hpp"
 #include "support/property.hpp"
+#include "support/tree_shapes.hpp"
 
 using namespace balancekit;
 namespace bc = balancekit::check;
@@ -71,38 +73,6 @@ using world = test::balance_machine<L>;
 
 // Machines with more distinct distances than small_limits has levels do not build.
 bool build(const bc::machine_shape& shape, world& w) { return test::build_balance_machine(shape.spec(), w).empty(); }
-
-rc::Gen<bc::machine_shape> gen_machine(bool asymmetric = true) {
-  bc::machine_options o;
-  o.max_cpus = 48;
-  o.large_percent = 0;
-  if (!asymmetric) o.asymmetric_percent = 0;
-  return bc::gen::machine<L>(o);
-}
-
-// Every CPU of a domain sees the same groups as the other CPUs of that domain at that
-// level. Overlapping NUMA groups built from each CPU's own perspective break this (T8,
-// rings), and then "balanced" is not one notion for the whole level.
-bool perspective_consistent(const tree_t& t) {
-  auto groups_of = [&](std::size_t cpu, std::size_t k) {
-    std::vector<mask> g;
-    const auto& d = t.domain_of(cpu, k);
-    for (std::size_t i = 0; i < d.nr_groups; ++i) g.push_back(t.span(t.group_of(d, i)));
-    std::sort(g.begin(), g.end(), [](const mask& a, const mask& b) { return a.first() < b.first(); });
-    return g;
-  };
-  for (std::size_t cpu : t.cpu_map())
-    for (std::size_t k = 0; k < t.nr_domains(cpu); ++k) {
-      const auto& d = t.domain_of(cpu, k);
-      const auto mine = groups_of(cpu, k);
-      for (std::size_t other : t.span(d)) {
-        const int ko = t.find_domain(other, d.level);
-        if (ko < 0 || t.span(t.domain_of(other, static_cast<std::size_t>(ko))) != t.span(d)) return false;
-        if (groups_of(other, static_cast<std::size_t>(ko)) != mine) return false;
-      }
-    }
-  return true;
-}
 
 // Every group of every domain has as many CPUs and cores as its siblings. Offline CPUs
 // and uneven LLCs break this, and then sibling_imbalance's per-core normalisation can
@@ -200,7 +170,7 @@ std::string describe(const bc::machine_shape& m, const workload& w) {
 
 TEST_CASE("Balancing conserves tasks and keeps every run queue's sums exact", "[property][balance][conservation]") {
   REQUIRE(test::check("balance: I5 conservation", 60, [] {
-    const bc::machine_shape shape = *gen_machine();
+    const bc::machine_shape shape = *test::small_machine();
     world wd;
     RC_PRE(build(shape, wd));
     const workload w = *gen_workload({});
@@ -227,7 +197,7 @@ TEST_CASE("Balancing conserves tasks and keeps every run queue's sums exact", "[
 
 TEST_CASE("Every migration goes to a CPU the task may run on", "[property][balance][affinity]") {
   REQUIRE(test::check("balance: I6 affinity", 60, [] {
-    const bc::machine_shape shape = *gen_machine();
+    const bc::machine_shape shape = *test::small_machine();
     world wd;
     RC_PRE(build(shape, wd));
     const workload w = *gen_workload({});
@@ -247,7 +217,7 @@ TEST_CASE("Load moves at a CPU's lowest level go from a busier CPU to a less bus
   // spare utilization and are not load moves. Capacities are symmetric, so load is load
   // per capacity.
   REQUIRE(test::check("balance: I7 no useless migration", 60, [] {
-    const bc::machine_shape shape = *gen_machine(false);
+    const bc::machine_shape shape = *test::small_machine(false);
     world wd;
     RC_PRE(build(shape, wd));
     const workload w = *gen_workload({});
@@ -274,7 +244,7 @@ TEST_CASE("Load moves at a CPU's lowest level go from a busier CPU to a less bus
 
 TEST_CASE("Every move of Ipanema's steal is useful and strictly improving", "[property][balance][no-useless-migration][ipanema]") {
   REQUIRE(test::check("balance: I7 I8 ipanema", 60, [] {
-    const bc::machine_shape shape = *gen_machine();
+    const bc::machine_shape shape = *test::small_machine();
     world wd;
     RC_PRE(build(shape, wd));
     const workload w = *gen_workload({.hogs_only = true});
@@ -301,7 +271,7 @@ TEST_CASE("Work is conserved after quiescent rounds", "[property][balance][work-
   // the counterexamples for (2)-(4)).
   static worst_case worst{"rounds to I1", 0, ""};
   REQUIRE(test::check("balance: I1 work conservation", 80, [] {
-    const bc::machine_shape shape = *gen_machine(false);
+    const bc::machine_shape shape = *test::small_machine(false);
     world wd;
     RC_PRE(build(shape, wd));
     const workload w = *gen_workload({.hogs_only = true, .unpinned_only = true});
@@ -332,10 +302,10 @@ TEST_CASE("Quiescent runs of unpinned hogs reach a fixpoint within the derived b
   // capacity (asymmetric machines have counterexamples not yet analysed: docs/invariants.md).
   static worst_case worst{"rounds to fixpoint per (tasks + levels)", 0, ""};
   REQUIRE(test::check("balance: I10 convergence", 80, [] {
-    const bc::machine_shape shape = *gen_machine(false);
+    const bc::machine_shape shape = *test::small_machine(false);
     world wd;
     RC_PRE(build(shape, wd));
-    RC_PRE(perspective_consistent(*wd.tree) && uniform_groups(*wd.tree));
+    RC_PRE(test::perspective_consistent(*wd.tree) && uniform_groups(*wd.tree));
     const workload w = *gen_workload({.hogs_only = true, .unpinned_only = true, .max_per_100 = 100});
     const auto plan = materialize(w, wd);
     auto sys = start<linux_defaults>(wd, plan);
@@ -356,10 +326,10 @@ TEST_CASE("No task ping-pongs in a quiescent run", "[property][balance][no-ping-
   // other moves changed the group loads; what must not happen is the whole placement
   // coming back. (Ipanema's steal needs no exception: see the potential test below.)
   REQUIRE(test::check("balance: I9 no ping-pong", 60, [] {
-    const bc::machine_shape shape = *gen_machine(false);
+    const bc::machine_shape shape = *test::small_machine(false);
     world wd;
     RC_PRE(build(shape, wd));
-    RC_PRE(perspective_consistent(*wd.tree) && uniform_groups(*wd.tree));
+    RC_PRE(test::perspective_consistent(*wd.tree) && uniform_groups(*wd.tree));
     const workload w = *gen_workload({.hogs_only = true, .unpinned_only = true, .max_per_100 = 100});
     auto sys = start<linux_defaults>(wd, materialize(w, wd));
     // Hogs' loads change only by migrations, so a placement that comes back is a cycle.
@@ -388,7 +358,7 @@ TEST_CASE("Ipanema's steal strictly lowers the potential and stops within its bo
   // with integer loads the total number of moves is at most (Φ0 − Φend) / (2 w_min).
   static worst_case worst{"ipanema migrations as % of the potential bound", 0, ""};
   REQUIRE(test::check("balance: I11 ipanema", 80, [] {
-    const bc::machine_shape shape = *gen_machine();
+    const bc::machine_shape shape = *test::small_machine();
     world wd;
     RC_PRE(build(shape, wd));
     const workload w = *gen_workload({.hogs_only = true});
@@ -424,7 +394,7 @@ TEST_CASE("One steal takes at most all but one of the busiest CPU's tasks", "[pr
   // weight, so a CPU's load before the batch counts its tasks.
   static worst_case worst{"migrations per task per level (Linux, observed)", 0, ""};
   REQUIRE(test::check("balance: I11 per-steal bound", 60, [] {
-    const bc::machine_shape shape = *gen_machine(false);
+    const bc::machine_shape shape = *test::small_machine(false);
     world wd;
     RC_PRE(build(shape, wd));
     const workload w = *gen_workload({.hogs_only = true, .same_weight_only = true});
@@ -458,7 +428,7 @@ TEST_CASE("A task-count pull at a CPU's lowest level never leaves the destinatio
   // one with l, l + k <= b - k. Hogs of one weight, so a CPU's load before the batch counts
   // its tasks; active balances push one running task and are left out.
   REQUIRE(test::check("balance: no overshoot in task pulls", 60, [] {
-    const bc::machine_shape shape = *gen_machine(false);
+    const bc::machine_shape shape = *test::small_machine(false);
     world wd;
     RC_PRE(build(shape, wd));
     const workload w = *gen_workload({.hogs_only = true, .same_weight_only = true, .unpinned_only = true});
@@ -489,7 +459,7 @@ TEST_CASE("A task-count pull at a CPU's lowest level never leaves the destinatio
 
 TEST_CASE("Exactly one CPU of each group is its designated balancer", "[property][balance][designated-balancer]") {
   REQUIRE(test::check("balance: I16 designated balancer", 100, [] {
-    const bc::machine_shape shape = *gen_machine();
+    const bc::machine_shape shape = *test::small_machine();
     world wd;
     RC_PRE(build(shape, wd));
     const workload w = *gen_workload({});
@@ -564,16 +534,16 @@ void check_idempotent(const world& wd, const std::vector<task_plan>& plan) {
 TEST_CASE("A round at a fixpoint changes nothing", "[property][balance][idempotence]") {
   // Ipanema: any hogs. Linux: where it has a fixpoint (the convergence domain).
   REQUIRE(test::check("balance: I23 idempotence ipanema", 60, [] {
-    const bc::machine_shape shape = *gen_machine();
+    const bc::machine_shape shape = *test::small_machine();
     world wd;
     RC_PRE(build(shape, wd));
     check_idempotent<ipanema_rules>(wd, materialize(*gen_workload({.hogs_only = true}), wd));
   }));
   REQUIRE(test::check("balance: I23 idempotence linux", 60, [] {
-    const bc::machine_shape shape = *gen_machine(false);
+    const bc::machine_shape shape = *test::small_machine(false);
     world wd;
     RC_PRE(build(shape, wd));
-    RC_PRE(perspective_consistent(*wd.tree) && uniform_groups(*wd.tree));
+    RC_PRE(test::perspective_consistent(*wd.tree) && uniform_groups(*wd.tree));
     check_idempotent<linux_defaults>(
         wd, materialize(*gen_workload({.hogs_only = true, .unpinned_only = true, .max_per_100 = 100}), wd));
   }));
@@ -581,7 +551,7 @@ TEST_CASE("A round at a fixpoint changes nothing", "[property][balance][idempote
 
 TEST_CASE("The same inputs give the same decisions", "[property][balance][determinism]") {
   REQUIRE(test::check("balance: I24 determinism", 40, [] {
-    const bc::machine_shape shape = *gen_machine();
+    const bc::machine_shape shape = *test::small_machine();
     world wd;
     RC_PRE(build(shape, wd));
     const workload w = *gen_workload({});

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "support/balance_machine.hpp"
+#include "support/machine_gen.hpp"
 #include "support/property.hpp"
 
 using namespace balancekit;
@@ -22,20 +23,8 @@ namespace bc = balancekit::check;
 namespace {
 using L = small_limits;
 using mask = cpumask<L::max_cpus>;
-using state_t = balance_state<linux_defaults, L>;
 
-struct world : test::balance_machine<L> {
-  std::unique_ptr<snapshot<L>> snap = std::make_unique<snapshot<L>>();
-  std::unique_ptr<state_t> state = std::make_unique<state_t>();
-};
-
-rc::Gen<bc::machine_shape> gen_machine(bool asymmetric) {
-  bc::machine_options o;
-  o.max_cpus = 48;
-  o.large_percent = 0;
-  if (!asymmetric) o.asymmetric_percent = 0;
-  return bc::gen::machine<L>(o);
-}
+using world = test::balance_world<linux_defaults, L>;
 
 // Run queues, wakeup memory and the task to place, all from one seed (cheap, and it prints
 // as one number). Between 0 and 3 tasks per CPU, some of them SCHED_IDLE; random idle
@@ -170,7 +159,7 @@ TEST_CASE("Every placement lands on an online CPU the task may use", "[placement
   // clusters, NUMA, offline CPUs and asymmetric capacity; affinities of one CPU, one node or
   // a random set, which may leave out the previous CPU.
   REQUIRE(test::check("placement: affinity", 500, [] {
-    const bc::machine_shape shape = *gen_machine(true);
+    const bc::machine_shape shape = *test::small_machine(true);
     world w;
     RC_PRE(test::build_balance_machine(shape.spec(), w).empty());
     const scene s = *gen_scene();
@@ -209,7 +198,7 @@ TEST_CASE("A wakeup whose idle scan can see an idle CPU the task may use gets an
   static int applies = 0;
   static int busy_outside = 0;
   REQUIRE(test::check("placement: I18 idle first", 500, [] {
-    const bc::machine_shape shape = *gen_machine(false);
+    const bc::machine_shape shape = *test::small_machine(false);
     world w;
     RC_PRE(test::build_balance_machine(shape.spec(), w).empty());
     const scene s = *gen_scene();

@@ -15,6 +15,14 @@ struct balance_machine {
   std::unique_ptr<domain_tree<L>> tree = std::make_unique<domain_tree<L>>();
 };
 
+/// A machine with a snapshot and pack `P`'s state, for tests that place or balance tasks.
+template <class P, limits_pack L>
+struct balance_world : balance_machine<L> {
+  std::unique_ptr<snapshot<L>> snap = std::make_unique<snapshot<L>>();
+  std::unique_ptr<balance_state<P, L>> state = std::make_unique<balance_state<P, L>>();
+  balancer<P, L> b() const { return balancer<P, L>{*this->tree}; }
+};
+
 /// Builds `spec` and its domains with balancer_domain_options() into `m`; returns the
 /// error message, or an empty string when both builds succeed.
 template <limits_pack L>

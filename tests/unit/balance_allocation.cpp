@@ -148,3 +148,34 @@ TEST_CASE("every placement path on hygon384 allocates nothing", "[placement][all
   // The calls took several different branches (idle target, idle CPU scans, slow path…).
   CHECK(seen_branches >= 3);
 }
+
+namespace {
+// A batch of light wakeups on hygon384 under packing policy `Packing`, counted.
+template <class Packing>
+std::size_t packing_allocations(const hygon& h, std::size_t& packed) {
+  using P = rules<linux_defaults, with_packing<Packing>>;
+  auto snap = std::make_unique<snapshot<L>>(h.sys->snap());
+  auto state = std::make_unique<balance_state<P, L>>();
+  state->reset(*h.tree, 0);  // computes the buddy table, outside the count
+  task_state<L> t;
+  t.util = t.util_est = 100;
+  const std::uint32_t light = snap->add_sleeping_task(t);
+  const balancer<P, L> b{*h.tree};
+  return test::allocations_during([&] {
+    for (std::size_t waker : {0UL, 7UL, 150UL, 299UL, 310UL, 383UL}) {
+      const auto r = b.on_wakeup(light, 320, waker, 0, 1'000'000, *snap, *state);
+      packed += r && r->why >= placement_branch::packing_buddy ? 1U : 0U;
+    }
+  });
+}
+}  // namespace
+
+TEST_CASE("every packing policy's decision on hygon384 allocates nothing", "[packing][allocation]") {
+  const auto h = loaded_hygon();
+  std::size_t packed = 0;
+  CHECK(packing_allocations<packing::guittot<packing::buddy_conf::conf0>>(*h, packed) == 0);
+  CHECK(packing_allocations<packing::guittot_topology<packing::power_line::smt>>(*h, packed) == 0);
+  CHECK(packing_allocations<packing::shi_power<packing::shi_mode::powersaving>>(*h, packed) == 0);
+  CHECK(packing_allocations<packing::utilization_aware<80>>(*h, packed) == 0);
+  CHECK(packed > 0);  // some of those wakeups were packed: the packing paths ran
+}

@@ -20,16 +20,12 @@ using namespace balancekit;
 
 namespace {
 using L = small_limits;
-using state_t = balance_state<linux_defaults, L>;
 using task_t = task_state<L>;
 using mask_t = cpumask<L::max_cpus>;
 using env_t = wake_env<linux_defaults, L>;
 constexpr nanoseconds one_second = 1'000'000'000;
 
-struct world : test::balance_machine<L> {
-  std::unique_ptr<snapshot<L>> snap = std::make_unique<snapshot<L>>();
-  std::unique_ptr<state_t> state = std::make_unique<state_t>();
-  balancer<linux_defaults, L> b() const { return balancer<linux_defaults, L>{*tree}; }
+struct world : test::balance_world<linux_defaults, L> {
   wake_state<L>& st() { return state->placement; }
 };
 

@@ -33,6 +33,7 @@
 #include <balancekit/balancer/tunables.hpp>
 #include <balancekit/balancer/wake_env.hpp>
 #include <balancekit/core/error.hpp>
+#include <balancekit/core/index.hpp>
 #include <balancekit/core/limits.hpp>
 #include <balancekit/core/units.hpp>
 #include <balancekit/detail/contracts.hpp>
@@ -235,8 +236,9 @@ private:
     return {};
   }
 
-  // kernel: select_task_rq(): the placement policy for a task that may run on more than one
-  // CPU, the only one otherwise, and select_fallback_rq() when the choice is not allowed.
+  // kernel: select_task_rq(): for a task that may run on more than one CPU, the packing
+  // policy, then (when it does not decide) the placement policy; the only CPU otherwise;
+  // select_fallback_rq() when the choice is not allowed.
   constexpr placement_decision place(std::uint32_t task, std::size_t prev_cpu, std::size_t this_cpu,
                                      std::uint32_t flags, nanoseconds now, const snapshot<L>& snap,
                                      state_type& state) const {
@@ -244,7 +246,8 @@ private:
     placement_decision d;
     if (allowed.weight() > 1) {
       const auto env = make_wake_env<P>(*tree_, snap, &state, task, prev_cpu, this_cpu, flags, now);
-      d = P::placement::select(env, state.placement);
+      d = P::packing::select(env, state.packing);
+      if (d.cpu == no_cpu) d = P::placement::select(env, state.placement);
     } else {
       d = {allowed.first(), placement_branch::single_cpu, prev_cpu};
     }

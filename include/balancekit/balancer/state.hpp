@@ -81,7 +81,8 @@ struct balance_state {
   [[no_unique_address]] family_state_t<typename P::numa, L> numa{};
 
   /// The state right after the domains were attached at time `now` (kernel: sd_init and
-  /// the run queue's initial values). The other families' states start value-initialized.
+  /// the run queue's initial values). The other families' states start value-initialized;
+  /// the packing family's then computes what it computes once from the domains (`attach`).
   constexpr void reset(const domain_tree<L>& tree, nanoseconds now) {
     constexpr balance_tunables tun = P::balance_tuning;
     const jiffies_t j = to_jiffies(now, tun.hz);
@@ -99,6 +100,7 @@ struct balance_state {
     }
     placement = {};
     packing = {};
+    P::packing::attach(tree, packing);
     aggregation = {};
     push = {};
     numa = {};

@@ -4,7 +4,7 @@
 ///
 /// kernel: sysctl_sched_migration_cost, sysctl_sched_nr_migrate, CONFIG_HZ,
 /// CONFIG_PREEMPTION, sched_feat(LB_MIN, WA_IDLE, WA_WEIGHT, WA_BIAS, SIS_UTIL, UTIL_EST)
-/// — kernel/sched/fair.c, kernel/sched/features.h.
+/// — kernel/sched/fair.c, kernel/sched/features.h; seed 000's light-task threshold.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +41,14 @@ struct placement_tunables {
   bool sis_util = true;   ///< sched_feat(SIS_UTIL): the idle-CPU scan depth follows the LLC's utilization
   bool util_est = true;   ///< sched_feat(UTIL_EST): utilization estimates count in cpu_util()
   friend constexpr bool operator==(const placement_tunables&, const placement_tunables&) = default;
+};
+
+/// The packing family's (seed 000): what makes a task light.
+struct packing_tunables {
+  /// A light task runs less than this share of the time: util_avg · 100 < light_percent ·
+  /// 1024 (Guittot's is_light_task(): 4 · usage_avg_sum < runnable_avg_period, at 25).
+  std::uint32_t light_percent = 25;
+  friend constexpr bool operator==(const packing_tunables&, const packing_tunables&) = default;
 };
 
 }  // namespace balancekit

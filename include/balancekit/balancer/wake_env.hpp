@@ -61,6 +61,9 @@ enum class placement_branch : std::uint8_t {
   cluster_prev,    ///< nothing idle in the target's cluster scan: the idle previous CPU
   cluster_recent,  ///< likewise, the idle recently used CPU
   busy_target,     ///< nothing idle found: the target
+  packing_buddy,   ///< the packing family: the waking CPU's packing buddy (seed 000, Guittot)
+  packing_leader,  ///< the packing family: the leader group's CPU with room (seed 000, Shi)
+  packing_fit,     ///< the packing family: the best-fitting CPU under the margin (utilization_aware)
 };
 
 [[nodiscard]] constexpr std::string_view to_string(placement_branch b) noexcept {
@@ -68,7 +71,7 @@ enum class placement_branch : std::uint8_t {
       "single_cpu",  "fallback",  "stay",          "current_cpu", "slow_path",     "slow_path_prev",
       "idle_target", "idle_prev", "kthread_stack", "idle_recent", "idle_capacity", "capacity_target",
       "no_llc",      "idle_smt",  "idle_core",     "idle_cpu",    "cluster_prev",  "cluster_recent",
-      "busy_target"};
+      "busy_target", "packing_buddy", "packing_leader", "packing_fit"};
   return names[static_cast<std::size_t>(b)];
 }
 
@@ -95,6 +98,7 @@ struct wake_env {
   std::size_t this_cpu = no_cpu;               ///< smp_processor_id(): the CPU doing the wakeup
   std::uint32_t waker = no_task;               ///< current: what runs on this_cpu, or no_task (idle)
   std::uint32_t flags = 0;                     ///< wf::*
+  nanoseconds now = 0;
   jiffies_t jiffies = 0;
   placement_tunables tun = P::placement_tuning;
 
@@ -126,6 +130,7 @@ template <class P, limits_pack L>
   env.this_cpu = this_cpu;
   env.waker = snap.curr(this_cpu);
   env.flags = flags;
+  env.now = now;
   env.jiffies = to_jiffies(now, P::balance_tuning.hz);
   return env;
 }

@@ -8,8 +8,9 @@
 ///    `active_balance`, `interval`, `numa_imbalance`, and `balance_tuning` — today's load
 ///    balancer, one member per decision;
 ///  - placement, packing, aggregation, push, numa: one policy member each (`placement`, …)
-///    and its tunables (`placement_tuning`, …). These are the slots of the families still
-///    to come; each holds its `none`, which keeps an empty state and changes nothing.
+///    and its tunables (`placement_tuning`, …). Placement is Linux's (`linux_placement`);
+///    packing holds `packing::none`, which never decides; the families still to come hold
+///    their `none`, which keeps an empty state and changes nothing.
 /// Each family's policy declares the state it keeps (`state<L>`); `balance_state<P, L>`
 /// holds them all.
 ///
@@ -44,6 +45,7 @@
 #include <balancekit/policy/active_balance.hpp>
 #include <balancekit/policy/imbalance.hpp>
 #include <balancekit/policy/interval.hpp>
+#include <balancekit/policy/packing.hpp>
 #include <balancekit/policy/placement.hpp>
 #include <balancekit/policy/should_we_balance.hpp>
 #include <balancekit/policy/src_rq.hpp>
@@ -127,7 +129,7 @@ BALANCEKIT_FAMILY_(balance_family, balance_tunables, balance_tuning)
 /// Where a waking, forked or exec'ed task runs (kernel: select_task_rq_fair()).
 BALANCEKIT_FAMILY_(placement_family, placement_tunables, placement_tuning)
 /// Which CPU light tasks are packed onto (the packing buddy of seed 000; not fair.c's buddies).
-BALANCEKIT_FAMILY_(packing_family, no_tunables<packing_family>, packing_tuning)
+BALANCEKIT_FAMILY_(packing_family, packing_tunables, packing_tuning)
 /// How far a process's threads are kept together: LLC, node, beyond (seed 001).
 BALANCEKIT_FAMILY_(aggregation_family, no_tunables<aggregation_family>, aggregation_tuning)
 /// Busy CPUs pushing work to idle ones (seed 002).
@@ -152,8 +154,14 @@ concept placement_policy =
       X::note_idle(tree, snap, cpu, st);
       X::observe_balance(lenv, st);
     };
-template <class X, class L>
-concept packing_policy = family_policy<X, packing_family, L>;
+/// Which CPU a light task is packed onto, or none (seed 000); see policy/packing.hpp.
+template <class X, class P, class L>
+concept packing_policy =
+    family_policy<X, packing_family, L> &&
+    requires(const wake_env<P, L>& wenv, typename X::template state<L>& st, const domain_tree<L>& tree) {
+      X::attach(tree, st);
+      { X::select(wenv, st) } -> std::same_as<placement_decision>;
+    };
 template <class X, class L>
 concept aggregation_policy = family_policy<X, aggregation_family, L>;
 template <class X, class L>
@@ -161,9 +169,6 @@ concept push_policy = family_policy<X, push_family, L>;
 template <class X, class L>
 concept numa_policy = family_policy<X, numa_family, L>;
 
-namespace packing {
-using none = no_policy<packing_family>;
-}
 namespace aggregation {
 using none = no_policy<aggregation_family>;
 }
@@ -200,7 +205,7 @@ concept numa_imbalance_member = requires { typename P::numa_imbalance; } && numa
 template <class P, class L>
 concept placement_member = requires { typename P::placement; } && placement_policy<typename P::placement, P, L>;
 template <class P, class L>
-concept packing_member = requires { typename P::packing; } && packing_policy<typename P::packing, L>;
+concept packing_member = requires { typename P::packing; } && packing_policy<typename P::packing, P, L>;
 template <class P, class L>
 concept aggregation_member = requires { typename P::aggregation; } && aggregation_policy<typename P::aggregation, L>;
 template <class P, class L>
@@ -278,7 +283,9 @@ consteval bool check_pack() {
                 "state<L>&)` (placement::none keeps tasks where they were)");
   static_assert(detail::packing_member<P, L>,
                 "the pack's `packing` is missing or is not a packing policy: it needs `using family = "
-                "packing_family;` and `template <limits_pack L> using state = ...;` (packing::none keeps nothing)");
+                "packing_family;`, `template <limits_pack L> using state = ...;`, `static void attach(const "
+                "domain_tree<L>&, state<L>&)` and `static placement_decision select(const wake_env<P, L>&, "
+                "state<L>&)` returning no_cpu to let placement decide (packing::none never decides)");
   static_assert(detail::aggregation_member<P, L>,
                 "the pack's `aggregation` is missing or is not an aggregation policy: it needs `using family = "
                 "aggregation_family;` and `template <limits_pack L> using state = ...;` (aggregation::none keeps "
