@@ -21,32 +21,14 @@
 #include <optional>
 #include <string>
 
+#include "cli_common.hpp"
 #include "print_topology.hpp"
+#include "simulate.hpp"
 
 namespace {
 
 using namespace balancekit;
-using cli_topology = topology<large_limits>;
-using cli_domains = domain_tree<large_limits>;
-
-constexpr int exit_bad_input = 2;
-
-struct bad_input {
-  std::string message;
-};
-
-struct topology_options {
-  std::string spec;
-  std::string machine;
-  std::string hwloc_xml;
-  std::string hwloc_fsroot;
-  bool host = false;
-  std::optional<std::string> distances;
-  std::optional<std::string> capacity;
-  std::optional<std::string> offline;
-  std::optional<std::string> cpu_ids;
-  std::string depth = "llc";
-};
+using namespace bkcli;
 
 // Adds the options every command that reads a machine shares.
 void add_machine_options(CLI::App& cmd, topology_options& o) {
@@ -67,8 +49,6 @@ void add_machine_options(CLI::App& cmd, topology_options& o) {
   cmd.add_option("--cpu-ids", o.cpu_ids, "OS id of each logical CPU in order, a cpulist, e.g. \"0-7,16-23\"");
 }
 
-[[noreturn]] void fail(const std::string& message) { throw bad_input{message}; }
-
 // Unsigned options: CLI11 would read "-3" as 2^64 - 3; refuse it with its text instead.
 const CLI::Validator non_negative(
     [](std::string& text) {
@@ -77,11 +57,6 @@ const CLI::Validator non_negative(
     },
     "", "NON-NEGATIVE");
 
-struct loaded {
-  std::unique_ptr<cli_topology> topology = std::make_unique<cli_topology>();
-  std::string title;
-  std::vector<std::string> notes;
-};
 
 loaded load_machine(const topology_options& o) {
   loaded out;
@@ -180,64 +155,21 @@ int run_domains(const domains_options& o) {
   return 0;
 }
 
-struct balance_options {
-  topology_options machine;
-  std::string rules = "linux";
-  std::size_t tasks = 0;  // 0: 1.5 per CPU
-  std::size_t start = 0;
-  bool spread = false;
-  std::uint64_t weight = nice_0_load;
-  std::uint64_t demand = sched_capacity_scale;
-  std::uint32_t rounds = 200;
-  std::uint32_t quiet = 8;
-};
-
-template <class Rules>
-int simulate(const balance_options& o, const loaded& m, const cli_domains& tree) {
-  using L = large_limits;
-  auto sys = std::make_unique<model::system<Rules, L>>(tree);
-  sys->reset();
-  const auto& online = m.topology->online();
-  const std::size_t n = o.tasks != 0 ? o.tasks : online.weight() * 3 / 2;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t cpu = o.spread ? online.nth(i % online.weight()) : o.start;
-    if (sys->fork({i, o.weight, o.demand, ~cpumask<L::max_cpus>{}}, cpu) == no_task)
-      fail(fmt::format("could not place task {} on CPU {}", i, cpu));
-  }
-  fmt::print("{} tasks (weight {}, demand {}) {} on {} CPUs; rules: {}; a round = {} ms\n", n, o.weight, o.demand,
-             o.spread ? "spread" : fmt::format("started on CPU {}", o.start), online.weight(), o.rules,
-             sys->default_round_length() / 1'000'000);
-  fmt::print("{:>6} {:>10} {:>9} {:>14} {:>11}  {}\n", "round", "migrations", "periodic", "newidle+active", "idle/over", "I1");
-  std::uint32_t quiet = 0;
-  std::uint32_t last_active = 0;
-  for (std::uint32_t r = 1; r <= o.rounds && quiet < o.quiet; ++r) {
-    const std::size_t before = sys->log().size();
-    const auto rep = sys->round();
-    std::size_t periodic = 0;
-    for (std::size_t i = before; i < sys->log().size(); ++i)
-      periodic += sys->log()[i].move.reason == migration_reason::periodic ? 1U : 0U;
-    const bool wc = !check::work_conservation(tree.cpu_map(), sys->snap()).found;
-    quiet = rep.migrations == 0 ? quiet + 1 : 0;
-    if (rep.migrations != 0) last_active = r;
-    fmt::print("{:>6} {:>10} {:>9} {:>14} {:>5}/{:<5}  {}\n", r, rep.migrations, periodic,
-               (sys->log().size() - before) - periodic, rep.idle_cpus, rep.overloaded_cpus, wc ? "holds" : "violated");
-  }
-  if (quiet >= o.quiet)
-    fmt::print("fixpoint: no migration in the last {} rounds; the last move was in round {}\n", o.quiet, last_active);
-  else
-    fmt::print("no fixpoint within {} rounds (the last move was in round {})\n", o.rounds, last_active);
-  fmt::print("total migrations: {}{}\n", sys->total_migrations(),
-             sys->dropped_log_entries() != 0 ? fmt::format(" ({} not kept in the log)", sys->dropped_log_entries()) : "");
-  return 0;
-}
-
 int run_balance(const balance_options& o) {
   if (o.rules != "linux" && o.rules != "min-load" && o.rules != "ipanema")
     fail(fmt::format("unknown --rules '{}' (choose linux, min-load or ipanema)", o.rules));
-  if (o.tasks > large_limits::max_tasks)
-    fail(fmt::format("--tasks {} is more than the model holds ({})", o.tasks, large_limits::max_tasks));
+  const bool packed = o.packing != "none";
+  if (packed && std::find(packing_names.begin(), packing_names.end(), o.packing) == packing_names.end())
+    fail(fmt::format("unknown --packing '{}' (choose none, {})", o.packing, fmt::join(packing_names, ", ")));
+  if (packed && o.rules != "linux") fail("--packing goes with --rules linux");
+  if (o.margin < 1 || o.margin > 100) fail(fmt::format("--margin {} is outside 1..100 (percent of a CPU's capacity)", o.margin));
+  if (o.tasks.value_or(0) + o.light > large_limits::max_tasks)
+    fail(fmt::format("{} tasks are more than the model holds ({})", o.tasks.value_or(0) + o.light, large_limits::max_tasks));
   if (o.weight == 0) fail("--weight must be at least 1");
   if (o.demand == 0 || o.demand > sched_capacity_scale) fail(fmt::format("--demand {} is not in 1..1024", o.demand));
+  if (o.light_demand == 0 || o.light_demand > sched_capacity_scale)
+    fail(fmt::format("--light-demand {} is not in 1..1024", o.light_demand));
+  if (o.light_run == 0) fail("--light-run must be at least 1");
   if (o.rounds == 0) fail("--rounds must be at least 1");
   const loaded m = load_machine(o.machine);
   if (!o.spread && !m.topology->online().test(o.start))
@@ -245,6 +177,7 @@ int run_balance(const balance_options& o) {
   auto tree = std::make_unique<cli_domains>();
   if (status s = cli_domains::build(*m.topology, balancer_domain_options(), *tree); !s) fail(std::string(s.error_value().message.view()));
   fmt::print("{}\n", m.title);
+  if (packed) return simulate_packed(o, m, *tree);
   if (o.rules == "min-load") return simulate<wasted_cores_rules>(o, m, *tree);
   if (o.rules == "ipanema") return simulate<ipanema_rules>(o, m, *tree);
   return simulate<linux_defaults>(o, m, *tree);
@@ -393,6 +326,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   balance_cmd->add_option("--rounds", bal.rounds, "At most this many rounds")->check(non_negative)->capture_default_str();
   balance_cmd->add_option("--quiet-rounds", bal.quiet, "Stop after this many rounds without a migration")
+      ->check(non_negative)
+      ->capture_default_str();
+  balance_cmd->add_option("--packing", bal.packing,
+                          "Packing policy (seed 000): none, conf0, conf1, conf2, topology (threads share a power "
+                          "line), shi-powersaving, shi-balance or utilization")
+      ->capture_default_str();
+  balance_cmd->add_option("--margin", bal.margin, "For --packing utilization: percent of a CPU's capacity, 1..100")
+      ->capture_default_str();
+  balance_cmd->add_option("--light", bal.light, "Light tasks, started round-robin over the online CPUs (then --tasks "
+                                                "defaults to 0)")
+      ->check(non_negative);
+  balance_cmd->add_option("--light-demand", bal.light_demand, "A light task's utilization, 1..1024 (light: under 256)")
+      ->check(non_negative)
+      ->capture_default_str();
+  balance_cmd->add_option("--light-run", bal.light_run, "Rounds a light task runs before it sleeps")
+      ->check(non_negative)
+      ->capture_default_str();
+  balance_cmd->add_option("--light-sleep", bal.light_sleep, "Rounds it sleeps before it wakes through the pack")
       ->check(non_negative)
       ->capture_default_str();
 

@@ -4,6 +4,7 @@
 // reference/verification-anchors.md; docs/placement.md states each predicate.
 #include <balancekit/balancer.hpp>
 #include <balancekit/check/generators.hpp>
+#include <balancekit/policy/wasted_cores.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -24,7 +25,8 @@ namespace {
 using L = small_limits;
 using mask = cpumask<L::max_cpus>;
 
-using world = test::balance_world<linux_defaults, L>;
+template <class P = linux_defaults>
+using world = test::balance_world<P, L>;
 
 // Run queues, wakeup memory and the task to place, all from one seed (cheap, and it prints
 // as one number). Between 0 and 3 tasks per CPU, some of them SCHED_IDLE; random idle
@@ -47,7 +49,8 @@ struct placement_case {
 // Fills `w`'s snapshot and placement state; returns the sleeping task to place. With
 // `prev_allowed`, the task may run on its previous CPU (otherwise its affinity may have
 // changed while it slept, as sched_setaffinity() leaves a sleeping task's CPU alone).
-placement_case populate(const scene& s, world& w, bool prev_allowed) {
+template <class P>
+placement_case populate(const scene& s, world<P>& w, bool prev_allowed) {
   bc::detail::bulk_random rnd{s.seed};
   const auto& tree = *w.tree;
   const std::vector<std::size_t> cpus(tree.cpu_map().begin(), tree.cpu_map().end());
@@ -160,7 +163,7 @@ TEST_CASE("Every placement lands on an online CPU the task may use", "[placement
   // a random set, which may leave out the previous CPU.
   REQUIRE(test::check("placement: affinity", 500, [] {
     const bc::machine_shape shape = *test::small_machine(true);
-    world w;
+    world<> w;
     RC_PRE(test::build_balance_machine(shape.spec(), w).empty());
     const scene s = *gen_scene();
     RC_LOG() << "scene seed " << s.seed << '\n';
@@ -199,7 +202,7 @@ TEST_CASE("A wakeup whose idle scan can see an idle CPU the task may use gets an
   static int busy_outside = 0;
   REQUIRE(test::check("placement: I18 idle first", 500, [] {
     const bc::machine_shape shape = *test::small_machine(false);
-    world w;
+    world<> w;
     RC_PRE(test::build_balance_machine(shape.spec(), w).empty());
     const scene s = *gen_scene();
     RC_LOG() << "scene seed " << s.seed << '\n';
@@ -227,4 +230,40 @@ TEST_CASE("A wakeup whose idle scan can see an idle CPU the task may use gets an
             << busy_outside << '\n';
   CHECK(applies >= 100);
   CHECK(busy_outside >= 10);
+}
+
+TEST_CASE("With the idle-first placement a wakeup never lands on a busy CPU while an allowed CPU idles",
+          "[wakeup][overload-on-wakeup]") {
+  // I18 past the LLC (Wasted Cores S3's test): after every wakeup, if an allowed idle CPU
+  // existed anywhere, the placed CPU was idle. Linux's placement, on the same cases, breaks
+  // it whenever the target's LLC is busy and another LLC idles: counted, and required to
+  // happen, as the bug the fix is for.
+  using P = rules<linux_defaults, with_placement<wasted_cores::idle_first_placement>>;
+  static int linux_breaks = 0;
+  static int applies = 0;
+  REQUIRE(test::check("placement: I18 past the LLC", 500, [] {
+    const bc::machine_shape shape = *test::small_machine(true);
+    world<P> w;
+    RC_PRE(test::build_balance_machine(shape.spec(), w).empty());
+    const scene s = *gen_scene();
+    RC_LOG() << "scene seed " << s.seed << '\n';
+    const placement_case pc = populate(s, w, false);
+    const task_state<L>& p = w.snap->task_at(pc.task);
+    bool some_idle = false;
+    for (std::size_t c : w.tree->cpu_map()) some_idle = some_idle || (p.allowed.test(c) && idle(*w.snap, c));
+    world<> lw;  // the same case under Linux's placement
+    REQUIRE(test::build_balance_machine(shape.spec(), lw).empty());
+    populate(s, lw, false);
+    const auto r = w.b().on_wakeup(pc.task, pc.prev, pc.waker, pc.flags, 1'000'000'000, *w.snap, *w.state);
+    const auto lr = lw.b().on_wakeup(pc.task, pc.prev, pc.waker, pc.flags, 1'000'000'000, *lw.snap, *lw.state);
+    RC_ASSERT(r.has_value() && lr.has_value());
+    if (!some_idle || r->why == placement_branch::single_cpu || r->why == placement_branch::current_cpu) return;
+    ++applies;
+    RC_ASSERT(idle(*w.snap, r->cpu));
+    if (!idle(*lw.snap, lr->cpu)) ++linux_breaks;
+  }));
+  std::cerr << "  I18 past the LLC applied in " << applies << " cases; Linux's placement broke it in " << linux_breaks
+            << '\n';
+  CHECK(applies >= 100);
+  CHECK(linux_breaks >= 5);
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "support/balance_machine.hpp"
@@ -308,4 +309,20 @@ TEST_CASE("Utilization-aware packing leaves heavy tasks and full machines to Lin
     CHECK(r->cpu == 1);
     CHECK(r->why == placement_branch::packing_fit);
   }
+}
+
+TEST_CASE("A packing margin outside 1..100 is an error and changes nothing", "[packing][errors]") {
+  const auto w = build<with<packing::none>>({"core:2"});
+  packing::batch_claims<L> st;
+  packing::utilization_aware<70>::attach(*w->tree, st);
+  REQUIRE(st.margin_percent == 70);
+  for (const std::int64_t bad : {0L, -5L, 101L}) {
+    const status s = packing::set_margin(st, bad);
+    REQUIRE_FALSE(s);
+    CHECK(s.error_value().code == errc::out_of_range);
+    CHECK(std::string(s.error_value().message.view()).find("is outside 1..100") != std::string::npos);
+    CHECK(st.margin_percent == 70);
+  }
+  CHECK(packing::set_margin(st, 100));
+  CHECK(st.margin_percent == 100);
 }

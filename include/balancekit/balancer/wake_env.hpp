@@ -61,6 +61,7 @@ enum class placement_branch : std::uint8_t {
   cluster_prev,    ///< nothing idle in the target's cluster scan: the idle previous CPU
   cluster_recent,  ///< likewise, the idle recently used CPU
   busy_target,     ///< nothing idle found: the target
+  idle_longest,    ///< Wasted Cores' idle-first wakeup: the allowed CPU idle longest on the machine
   packing_buddy,   ///< the packing family: the waking CPU's packing buddy (seed 000, Guittot)
   packing_leader,  ///< the packing family: the leader group's CPU with room (seed 000, Shi)
   packing_fit,     ///< the packing family: the best-fitting CPU under the margin (utilization_aware)
@@ -71,7 +72,7 @@ enum class placement_branch : std::uint8_t {
       "single_cpu",  "fallback",  "stay",          "current_cpu", "slow_path",     "slow_path_prev",
       "idle_target", "idle_prev", "kthread_stack", "idle_recent", "idle_capacity", "capacity_target",
       "no_llc",      "idle_smt",  "idle_core",     "idle_cpu",    "cluster_prev",  "cluster_recent",
-      "busy_target", "packing_buddy", "packing_leader", "packing_fit"};
+      "busy_target", "idle_longest",   "packing_buddy", "packing_leader", "packing_fit"};
   return names[static_cast<std::size_t>(b)];
 }
 

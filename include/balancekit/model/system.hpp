@@ -6,7 +6,18 @@
 /// at once so later CPUs see them. A CPU whose last task another CPU pulled away runs its
 /// newly idle balance right after that call (as schedule() would), in ascending order.
 /// Between rounds the caller may apply workload events: fork, wake, block, exit; a CPU
-/// left without tasks by block or exit runs its newly idle balance at once.
+/// left without tasks by block or exit runs its newly idle balance at once, and if it is
+/// still idle the placement family hears of it (`on_cpu_idle`).
+///
+/// Placement. `fork` and `wake` with a CPU put the task there; `place_fork` and
+/// `place_wake` ask the pack (`on_fork`, `on_wakeup`: packing, then placement) and record
+/// the decision with its branch in `placements()`. A task with phases (`run_rounds`,
+/// `sleep_rounds`) runs for run_rounds rounds, blocks for sleep_rounds, and wakes again
+/// through the pack at the start of a round, woken from its previous CPU (a timer armed
+/// there); a round's wakeups are decided on one snapshot and then enqueued together, as
+/// simultaneous wakeups on different CPUs are. So a light task — demand below 25 %, asleep
+/// most of its period — shows what packing does over many wakeups. A wakeup onto an idle CPU clears its idle stamp, as
+/// ttwu_do_activate() does.
 ///
 /// Signals. The model owns PELT's steady state instead of integrating it: each task has
 /// a `weight` and a `demand` (its utilization when it runs alone, 0..1024). On a CPU of
@@ -36,11 +47,13 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include <balancekit/balancer/balancer.hpp>
 #include <balancekit/balancer/result.hpp>
 #include <balancekit/balancer/state.hpp>
 #include <balancekit/balancer/tunables.hpp>
+#include <balancekit/balancer/wake_env.hpp>
 #include <balancekit/core/cpumask.hpp>
 #include <balancekit/core/index.hpp>
 #include <balancekit/core/limits.hpp>
@@ -61,6 +74,19 @@ struct task_spec {
   std::uint64_t weight = nice_0_load;            ///< nice-0 = 1024; an autogroup share is smaller
   std::uint64_t demand = sched_capacity_scale;   ///< utilization when alone; 1024 = CPU hog
   cpumask<L::max_cpus> allowed = ~cpumask<L::max_cpus>{};
+  /// Phases: with sleep_rounds > 0 the task runs run_rounds rounds, then sleeps
+  /// sleep_rounds rounds, and wakes through the pack. 0: always runnable.
+  std::uint32_t run_rounds = 1;
+  std::uint32_t sleep_rounds = 0;
+};
+
+/// One placement the pack decided, with the round it happened in (0: before the first).
+struct logged_placement {
+  std::uint32_t round = 0;
+  std::uint32_t task = no_task;
+  std::size_t cpu = no_cpu;
+  placement_branch why = placement_branch::stay;
+  bool fork = false;
 };
 
 /// One migration of the run, with the round it happened in.
@@ -105,6 +131,9 @@ public:
     now_ = start;
     round_ = 0;
     log_.clear();
+    placements_.clear();
+    placements_dropped_ = 0;
+    phased_.clear();
     dropped_ = 0;
     total_migrations_ = 0;
   }
@@ -130,20 +159,51 @@ public:
     t.allowed = spec.allowed;
     const std::uint32_t i = snap_.add_task(t, cpu, false);
     if (i == no_task) return no_task;
-    demand_[i] = spec.demand;
-    max_allowed_capacity_[i] = 0;
-    for (std::size_t c : spec.allowed & balancer_.tree().cpu_map())
-      max_allowed_capacity_[i] = std::max(max_allowed_capacity_[i], snap_.cpus[c].arch_capacity);
+    describe(i, spec);
+    last_cpu_[i] = cpu;
     // add_task leaves the sums to the embedder; the model recomputes them.
     if (snap_.curr(cpu) == no_task) snap_.set_curr(i);
     refresh();
     return i;
   }
+  /// A new task forked on `parent_cpu`, placed by the pack. Returns its index, or `no_task`
+  /// when the model is full, `parent_cpu` is not in the map, or the task may run on no CPU
+  /// of the map.
+  constexpr std::uint32_t place_fork(const task_spec<L>& spec, std::size_t parent_cpu) {
+    if (!balancer_.tree().cpu_map().test(parent_cpu) || !spec.allowed.intersects(balancer_.tree().cpu_map()))
+      return no_task;
+    task_state<L> t;
+    t.id = spec.id;
+    t.weight = spec.weight;
+    t.allowed = spec.allowed;
+    t.util = t.util_est = t.runnable = spec.demand;  // a new task's first estimate: its demand
+    t.load = t.h_load = t.weight * spec.demand / sched_capacity_scale;
+    const std::uint32_t i = snap_.add_sleeping_task(t);
+    if (i == no_task) return no_task;
+    describe(i, spec);
+    const auto d = balancer_.on_fork(i, parent_cpu, now_, snap_, state_);
+    if (!d) return no_task;  // not reached: the arguments were checked above
+    enqueue_placed(i, *d, true);
+    return i;
+  }
+  /// A dequeued task wakes, woken from `waker_cpu` (its previous CPU when no_cpu), and the
+  /// pack places it. Returns the decision, or nothing for a task that is queued, exited or
+  /// unknown, or a waker CPU outside the map.
+  constexpr std::optional<placement_decision> place_wake(std::uint32_t t, std::size_t waker_cpu = no_cpu,
+                                                         std::uint32_t flags = 0) {
+    if (t >= snap_.tasks().size() || snap_.queued(t) || exited_.test(t)) return std::nullopt;
+    const std::size_t prev = last_cpu_[t];
+    const std::size_t waker = waker_cpu == no_cpu ? prev : waker_cpu;
+    const auto d = balancer_.on_wakeup(t, prev, waker, flags, now_, snap_, state_);
+    if (!d) return std::nullopt;
+    enqueue_placed(t, *d, false);
+    return *d;
+  }
   /// A dequeued task wakes on `cpu`.
   constexpr bool wake(std::uint32_t t, std::size_t cpu) {
     if (t >= snap_.tasks().size() || snap_.queued(t) || exited_.test(t)) return false;
     if (!balancer_.tree().cpu_map().test(cpu) || !snap_.task_at(t).allowed.test(cpu)) return false;
-    snap_.enqueue_task(t, cpu);
+    enqueue(t, cpu);
     refresh();
     return true;
   }
@@ -158,6 +218,7 @@ public:
     const nanoseconds step = round_length_ > 0 ? round_length_ : default_round_length();
     now_ += step;
     ++round_;
+    advance_phases();
     refresh();
     for (std::size_t c : balancer_.tree().cpu_map()) {
       const std::uint32_t t = snap_.curr(c);
@@ -202,6 +263,8 @@ public:
   // -- what the model holds ------------------------------------------------------------
   [[nodiscard]] constexpr const snapshot_type& snap() const noexcept { return snap_; }
   [[nodiscard]] constexpr const balance_state<P, L>& state() const noexcept { return state_; }
+  /// The balance state, for settings a family keeps in it (a packing margin set at run time).
+  [[nodiscard]] constexpr balance_state<P, L>& state() noexcept { return state_; }
   [[nodiscard]] constexpr const tree_type& tree() const noexcept { return balancer_.tree(); }
   [[nodiscard]] constexpr nanoseconds now() const noexcept { return now_; }
   [[nodiscard]] constexpr std::uint32_t rounds() const noexcept { return round_; }
@@ -210,6 +273,12 @@ public:
   [[nodiscard]] constexpr std::uint64_t total_migrations() const noexcept { return total_migrations_; }
   [[nodiscard]] constexpr std::uint64_t demand(std::uint32_t t) const { return demand_[t]; }
   [[nodiscard]] constexpr bool exited(std::uint32_t t) const { return exited_.test(t); }
+  /// The placements the pack decided, in order; later ones are counted in
+  /// `dropped_placements()` but not kept.
+  [[nodiscard]] constexpr const static_vector<logged_placement, LogCapacity>& placements() const noexcept {
+    return placements_;
+  }
+  [[nodiscard]] constexpr std::uint64_t dropped_placements() const noexcept { return placements_dropped_; }
 
   /// Recomputes every signal from the tasks (see the file comment).
   constexpr void refresh() {
@@ -217,6 +286,54 @@ public:
   }
 
 private:
+  constexpr void describe(std::uint32_t i, const task_spec<L>& spec) {
+    demand_[i] = spec.demand;
+    max_allowed_capacity_[i] = 0;
+    for (std::size_t c : spec.allowed & balancer_.tree().cpu_map())
+      max_allowed_capacity_[i] = std::max(max_allowed_capacity_[i], snap_.cpus[c].arch_capacity);
+    run_rounds_[i] = spec.run_rounds > 0 ? spec.run_rounds : 1;
+    sleep_rounds_[i] = spec.sleep_rounds;
+    phase_left_[i] = run_rounds_[i];
+    if (spec.sleep_rounds > 0) phased_.set(i);
+  }
+
+  // A task joins `cpu`'s queue; a CPU that was idle loses its idle stamp (ttwu_do_activate()).
+  constexpr void enqueue(std::uint32_t t, std::size_t cpu) {
+    if (snap_.cpus[cpu].nr_running == 0) snap_.cpus[cpu].idle_stamp = 0;
+    snap_.enqueue_task(t, cpu);
+    last_cpu_[t] = cpu;
+  }
+
+  constexpr void enqueue_placed(std::uint32_t t, const placement_decision& d, bool fork) {
+    enqueue(t, d.cpu);
+    refresh();
+    if (!placements_.try_push_back(logged_placement{round_, t, d.cpu, d.why, fork})) ++placements_dropped_;
+  }
+
+  // The phases of the round that starts: tasks whose run phase ends block, in task order;
+  // then the tasks whose sleep ends wake at once — each placement decided on the same
+  // snapshot, as simultaneous wakeups on different CPUs are — and are enqueued together.
+  constexpr void advance_phases() {
+    for (std::size_t t : phased_) {
+      const auto i = static_cast<std::uint32_t>(t);
+      if (exited_.test(i) || !snap_.queued(i) || --phase_left_[i] > 0) continue;
+      phase_left_[i] = sleep_rounds_[i] + 1;  // the wake loop below counts this round
+      leave(i, false);
+    }
+    static_vector<std::uint32_t, L::max_tasks> woken;
+    for (std::size_t t : phased_) {
+      const auto i = static_cast<std::uint32_t>(t);
+      if (exited_.test(i) || snap_.queued(i) || --phase_left_[i] > 0) continue;
+      phase_left_[i] = run_rounds_[i];
+      const std::size_t prev = last_cpu_[i];
+      if (const auto d = balancer_.on_wakeup(i, prev, prev, 0, now_, snap_, state_)) {
+        wake_cpu_[i] = *d;
+        woken.push_back(i);
+      }
+    }
+    for (const std::uint32_t i : woken) enqueue_placed(i, wake_cpu_[i], false);
+  }
+
   constexpr std::uint64_t capacity_of(std::size_t c) const {
     const tree_type& tree = balancer_.tree();
     if (!tree.cpu_map().test(c)) return sched_capacity_scale;
@@ -266,8 +383,17 @@ private:
   constexpr std::uint32_t newidle_for_emptied() {
     std::uint32_t n = 0;
     for (std::size_t c : busy_before_)
-      if (snap_.cpus[c].nr_running == 0) n += record(balancer_.on_newidle(c, now_, snap_, state_));
+      if (snap_.cpus[c].nr_running == 0) n += went_idle(c);
     return n;
+  }
+
+  // A CPU ran out of work: its newly idle balance, and if it stays idle the idle task runs
+  // (the placement family's idle-core hint).
+  constexpr std::uint32_t went_idle(std::size_t c, result_type* out = nullptr) {
+    const result_type r = balancer_.on_newidle(c, now_, snap_, state_);
+    if (snap_.cpus[c].nr_running == 0) balancer_.on_cpu_idle(c, snap_, state_);
+    if (out != nullptr) *out = r;
+    return record(r);
   }
 
   constexpr std::uint32_t record(const result_type& r) {
@@ -282,13 +408,11 @@ private:
     result_type out;
     if (t >= snap_.tasks().size() || !snap_.queued(t)) return out;
     const std::size_t c = snap_.cpu_of(t);
+    last_cpu_[t] = c;
     snap_.dequeue_task(t);
     if (for_good) exited_.set(t);
     refresh();
-    if (snap_.cpus[c].nr_running == 0) {
-      out = balancer_.on_newidle(c, now_, snap_, state_);
-      record(out);
-    }
+    if (snap_.cpus[c].nr_running == 0) went_idle(c, &out);
     return out;
   }
 
@@ -297,6 +421,12 @@ private:
   balance_state<P, L> state_{};
   std::array<std::uint64_t, L::max_tasks> demand_{};
   std::array<std::uint64_t, L::max_tasks> max_allowed_capacity_{};
+  std::array<std::size_t, L::max_tasks> last_cpu_{};
+  std::array<std::uint32_t, L::max_tasks> run_rounds_{};
+  std::array<std::uint32_t, L::max_tasks> sleep_rounds_{};
+  std::array<std::uint32_t, L::max_tasks> phase_left_{};
+  std::array<placement_decision, L::max_tasks> wake_cpu_{};
+  cpumask<L::max_tasks> phased_{};
   bool asym_ = false;
   cpumask<L::max_tasks> exited_{};
   cpumask<L::max_cpus> busy_before_{};
@@ -304,6 +434,8 @@ private:
   nanoseconds round_length_ = 0;
   std::uint32_t round_ = 0;
   static_vector<logged_migration, LogCapacity> log_{};
+  static_vector<logged_placement, LogCapacity> placements_{};
+  std::uint64_t placements_dropped_ = 0;
   std::uint64_t dropped_ = 0;
   std::uint64_t total_migrations_ = 0;
 };

@@ -28,10 +28,12 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include <balancekit/balancer/state.hpp>
 #include <balancekit/balancer/wake_env.hpp>
 #include <balancekit/core/cpumask.hpp>
+#include <balancekit/core/error.hpp>
 #include <balancekit/core/index.hpp>
 #include <balancekit/core/limits.hpp>
 #include <balancekit/core/units.hpp>
@@ -357,8 +359,23 @@ struct batch_claims {
   nanoseconds batch = -1;
   std::array<std::uint64_t, L::max_cpus> util{};
   std::array<std::uint32_t, L::max_cpus> tasks{};
+  /// The margin in percent of capacity; `attach` sets the policy's, `set_margin` another.
+  std::uint32_t margin_percent = 80;
   friend constexpr bool operator==(const batch_claims&, const batch_claims&) = default;
 };
+
+/// Sets the margin of a utilization-aware packing state at run time (a command line's
+/// option): 1 to 100 percent of capacity, else an error and nothing changes.
+template <limits_pack L>
+[[nodiscard]] constexpr status set_margin(batch_claims<L>& st, std::int64_t percent) {
+  if (percent < 1 || percent > 100) {
+    error e{errc::out_of_range, "packing margin "};
+    e << percent << " is outside 1..100 (percent of a CPU's capacity)";
+    return e;
+  }
+  st.margin_percent = static_cast<std::uint32_t>(percent);
+  return {};
+}
 
 /// Utilization-aware packing (ours): a light task goes to the fewest CPUs that keep every
 /// CPU's utilization under `Margin` percent of its capacity (fits_capacity()'s 80 % by
@@ -381,6 +398,7 @@ struct utilization_aware {
   template <limits_pack L>
   static constexpr void attach(const domain_tree<L>&, batch_claims<L>& st) {
     st = batch_claims<L>{};
+    st.margin_percent = Margin;
   }
 
   template <class P, limits_pack L>
@@ -389,13 +407,15 @@ struct utilization_aware {
     const task_state<L>& p = env.p();
     if (!balancekit::detail::light_task<P>(p)) return {};
     if (st.batch != env.now) {
-      st = batch_claims<L>{};
+      st.util.fill(0);
+      st.tasks.fill(0);
       st.batch = env.now;
     }
     const std::uint64_t u = p.util > p.util_est ? p.util : p.util_est;
     auto util_of = [&](std::size_t c) { return cpu_util_cfs(env.cpu(c)) + st.util[c]; };
     auto in_use = [&](std::size_t c) { return env.cpu(c).nr_running > 0 || st.tasks[c] > 0; };
-    auto fits = [&](std::size_t c) { return (util_of(c) + u) * 100 < std::uint64_t{Margin} * env.cpu(c).capacity; };
+    const std::uint64_t margin = st.margin_percent;
+    auto fits = [&](std::size_t c) { return (util_of(c) + u) * 100 < margin * env.cpu(c).capacity; };
     auto claim = [&](std::size_t c) -> placement_decision {
       st.util[c] += u;
       ++st.tasks[c];
@@ -418,7 +438,7 @@ struct utilization_aware {
       }
       if (best != no_cpu) return claim(best);
       if (!used.any()) continue;
-      if ((total + u) * 100 >= std::uint64_t{Margin} * capacity) continue;  // full: the next scope
+      if ((total + u) * 100 >= margin * capacity) continue;  // full: the next scope
       std::size_t nearest = no_cpu;
       std::size_t nearest_level = no_cpu;
       for (std::size_t c : span) {
