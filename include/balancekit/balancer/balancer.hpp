@@ -244,7 +244,7 @@ private:
                                      state_type& state) const {
     const auto& allowed = snap.task_at(task).allowed;
     placement_decision d;
-    if (allowed.weight() > 1) {
+    if (allowed.more_than_one()) {
       const auto env = make_wake_env<P>(*tree_, snap, &state, task, prev_cpu, this_cpu, flags, now);
       d = P::packing::select(env, state.packing);
       if (d.cpu == no_cpu) d = P::placement::select(env, state.placement);

@@ -83,6 +83,17 @@ public:
     for (word x : w_) n += static_cast<std::size_t>(std::popcount(x));
     return n;
   }
+  /// Whether the mask holds two CPUs or more; stops at the second (kernel: nr_cpus_allowed
+  /// > 1, which the kernel caches).
+  [[nodiscard]] constexpr bool more_than_one() const noexcept {
+    bool seen = false;
+    for (word x : w_) {
+      if (x == 0) continue;
+      if (seen || (x & (x - 1)) != 0) return true;
+      seen = true;
+    }
+    return false;
+  }
   [[nodiscard]] constexpr bool empty() const noexcept {
     for (word x : w_)
       if (x != 0) return false;
@@ -177,10 +188,10 @@ public:
     using reference = std::size_t;
 
     constexpr iterator() = default;
-    constexpr iterator(const cpumask* m, std::size_t pos) : m_(m), pos_(pos) {}
+    constexpr iterator(const cpumask* m, std::size_t pos, std::size_t hi = N - 1) : m_(m), pos_(pos), hi_(hi) {}
     constexpr std::size_t operator*() const noexcept { return pos_; }
     constexpr iterator& operator++() noexcept {
-      pos_ = m_->next(pos_);
+      pos_ = pos_ >= hi_ ? npos : m_->find_from(pos_ + 1, hi_);
       return *this;
     }
     constexpr iterator operator++(int) noexcept {
@@ -193,9 +204,28 @@ public:
   private:
     const cpumask* m_ = nullptr;
     std::size_t pos_ = npos;
+    std::size_t hi_ = N - 1;
   };
   [[nodiscard]] constexpr iterator begin() const noexcept { return {this, first()}; }
   [[nodiscard]] constexpr iterator end() const noexcept { return {this, npos}; }
+
+  /// The CPUs of a mask whose CPUs all lie in [lo, hi], ascending, reading only that range's
+  /// words (an SMT mask inside its LLC's span).
+  class within_view {
+  public:
+    constexpr within_view(const cpumask& m, std::size_t lo, std::size_t hi) : m_(&m), lo_(lo), hi_(hi < N ? hi : N - 1) {}
+    [[nodiscard]] constexpr iterator begin() const noexcept { return {m_, m_->find_from(lo_, hi_), hi_}; }
+    [[nodiscard]] constexpr iterator end() const noexcept { return {m_, npos, hi_}; }
+
+  private:
+    const cpumask* m_;
+    std::size_t lo_;
+    std::size_t hi_;
+  };
+  [[nodiscard]] constexpr within_view within(std::size_t lo, std::size_t hi) const noexcept {
+    BALANCEKIT_EXPECTS(lo <= hi);
+    return {*this, lo, hi};
+  }
 
   /// The CPUs from `start` upwards, then from 0 up to `start` (kernel: for_each_cpu_wrap).
   class wrap_view {
@@ -209,13 +239,14 @@ public:
       using reference = std::size_t;
 
       constexpr iterator() = default;
-      constexpr iterator(const cpumask* m, std::size_t start, std::size_t pos, bool wrapped)
-          : m_(m), start_(start), pos_(pos), wrapped_(wrapped) {
+      constexpr iterator(const cpumask* m, std::size_t start, std::size_t pos, bool wrapped, std::size_t lo = 0,
+                         std::size_t hi = N - 1)
+          : m_(m), start_(start), pos_(pos), wrapped_(wrapped), lo_(lo), hi_(hi) {
         settle();
       }
       constexpr std::size_t operator*() const noexcept { return pos_; }
       constexpr iterator& operator++() noexcept {
-        pos_ = m_->next(pos_);
+        pos_ = pos_ >= hi_ ? npos : m_->find_from(pos_ + 1, hi_);
         settle();
         return *this;
       }
@@ -230,7 +261,7 @@ public:
       constexpr void settle() noexcept {
         if (pos_ == npos && !wrapped_) {
           wrapped_ = true;
-          pos_ = m_->first();
+          pos_ = m_->find_from(lo_, hi_);
         }
         if (wrapped_ && pos_ >= start_) pos_ = npos;
       }
@@ -238,18 +269,43 @@ public:
       std::size_t start_ = 0;
       std::size_t pos_ = npos;
       bool wrapped_ = true;
+      std::size_t lo_ = 0;
+      std::size_t hi_ = N - 1;
     };
-    constexpr wrap_view(const cpumask& m, std::size_t start) : m_(&m), start_(start < N ? start : 0) {}
+    constexpr wrap_view(const cpumask& m, std::size_t start, std::size_t lo = 0, std::size_t hi = N - 1)
+        : m_(&m), start_(start < N ? start : 0), lo_(lo), hi_(hi < N ? hi : N - 1) {}
     [[nodiscard]] constexpr iterator begin() const noexcept {
-      return {m_, start_, m_->test(start_) ? start_ : m_->next(start_), false};
+      return {m_, start_, m_->find_from(start_, hi_), false, lo_, hi_};
     }
-    [[nodiscard]] constexpr iterator end() const noexcept { return {m_, start_, npos, true}; }
+    [[nodiscard]] constexpr iterator end() const noexcept { return {m_, start_, npos, true, lo_, hi_}; }
 
   private:
     const cpumask* m_;
     std::size_t start_;
+    std::size_t lo_;
+    std::size_t hi_;
   };
   [[nodiscard]] constexpr wrap_view wrap(std::size_t start) const noexcept { return {*this, start}; }
+  /// The same rotation for a mask whose CPUs all lie in [lo, hi] (an LLC's span): it reads
+  /// only the words of that range, so its cost follows the range, not the mask's width.
+  [[nodiscard]] constexpr wrap_view wrap(std::size_t start, std::size_t lo, std::size_t hi) const noexcept {
+    BALANCEKIT_EXPECTS(lo <= hi);
+    return {*this, start, lo, hi};
+  }
+
+  /// `a & b` for an `a` whose CPUs all lie in [lo, hi], computed on that range's words only.
+  [[nodiscard]] static constexpr cpumask and_within(const cpumask& a, const cpumask& b, std::size_t lo, std::size_t hi) {
+    BALANCEKIT_EXPECTS(lo <= hi && hi < N);
+    cpumask r;
+    for (std::size_t i = lo / word_bits; i <= hi / word_bits; ++i) r.w_[i] = a.w_[i] & b.w_[i];
+    return r;
+  }
+  /// `*this -= o` for a mask whose CPUs all lie in [lo, hi], on that range's words only.
+  constexpr cpumask& subtract_within(const cpumask& o, std::size_t lo, std::size_t hi) {
+    BALANCEKIT_EXPECTS(lo <= hi && hi < N);
+    for (std::size_t i = lo / word_bits; i <= hi / word_bits; ++i) w_[i] &= ~o.w_[i];
+    return *this;
+  }
 
   /// Parses a Linux cpulist: "0-3,8-11", "5", "", and the stride form "0-15:2/4"
   /// (2 CPUs of every group of 4). Whitespace and trailing NULs around it are ignored.
@@ -295,16 +351,17 @@ public:
   }
 
 private:
-  constexpr std::size_t find_from(std::size_t cpu) const noexcept {
+  constexpr std::size_t find_from(std::size_t cpu, std::size_t hi = N - 1) const noexcept {
     std::size_t i = cpu / word_bits;
-    if (i >= words) return npos;
+    const std::size_t last_word = hi / word_bits;
+    if (i >= words || cpu > hi) return npos;
     word x = w_[i] & (~word{0} << (cpu % word_bits));
     while (true) {
       if (x != 0) {
         const std::size_t c = i * word_bits + static_cast<std::size_t>(std::countr_zero(x));
-        return c < N ? c : npos;
+        return c <= hi ? c : npos;
       }
-      if (++i == words) return npos;
+      if (++i > last_word) return npos;
       x = w_[i];
     }
   }

@@ -59,6 +59,7 @@ public:
 
   constexpr void clear() noexcept {
     masks_.clear();
+    bounds_.clear();
     slots_.fill(0);
   }
   /// The index of `m`, adding it if new; `npos` when the pool is full.
@@ -70,15 +71,20 @@ public:
     }
     if (masks_.full()) return npos;
     masks_.push_back(m);
+    bounds_.push_back({m.first(), m.last()});
     slots_[at] = static_cast<std::uint32_t>(masks_.size());
     return slots_[at] - 1;
   }
   constexpr const mask& operator[](std::uint32_t i) const { return masks_[i]; }
+  /// The lowest and highest CPU of mask `i` (npos for an empty one), kept at intern time.
+  [[nodiscard]] constexpr std::size_t first(std::uint32_t i) const { return bounds_[i][0]; }
+  [[nodiscard]] constexpr std::size_t last(std::uint32_t i) const { return bounds_[i][1]; }
   [[nodiscard]] constexpr std::size_t size() const noexcept { return masks_.size(); }
   static constexpr std::uint32_t npos = 0xFFFFFFFFU;
 
 private:
   static_vector<mask, Capacity> masks_{};
+  static_vector<std::array<std::size_t, 2>, Capacity> bounds_{};
   std::array<std::uint32_t, 2 * Capacity + 1> slots_{};
 };
 
@@ -170,6 +176,10 @@ public:
   }
   [[nodiscard]] constexpr std::string_view name(const domain& d) const { return levels_[d.level].name; }
   [[nodiscard]] constexpr const mask& span(const domain& d) const { return spans_[d.span]; }
+  /// The lowest and highest CPU of `d`'s span, without reading the mask (work confined to
+  /// a span, like the idle-CPU scan, then costs what the span holds).
+  [[nodiscard]] constexpr std::size_t span_first(const domain& d) const { return spans_.first(d.span); }
+  [[nodiscard]] constexpr std::size_t span_last(const domain& d) const { return spans_.last(d.span); }
   /// The `g`-th group of a domain, starting with the CPU's own group.
   [[nodiscard]] constexpr const group& group_of(const domain& d, std::size_t g) const {
     return groups_[refs_[d.groups + (d.rotation + g) % d.nr_groups]];

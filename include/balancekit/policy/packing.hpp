@@ -36,6 +36,7 @@
 #include <balancekit/core/error.hpp>
 #include <balancekit/core/index.hpp>
 #include <balancekit/core/limits.hpp>
+#include <balancekit/core/static_vector.hpp>
 #include <balancekit/core/units.hpp>
 #include <balancekit/domains/domain_tree.hpp>
 #include <balancekit/domains/flags.hpp>
@@ -359,6 +360,8 @@ struct batch_claims {
   nanoseconds batch = -1;
   std::array<std::uint64_t, L::max_cpus> util{};
   std::array<std::uint32_t, L::max_cpus> tasks{};
+  /// The CPUs with claims, so that a new batch clears only those.
+  static_vector<std::uint32_t, L::max_cpus> claimed{};
   /// The margin in percent of capacity; `attach` sets the policy's, `set_margin` another.
   std::uint32_t margin_percent = 80;
   friend constexpr bool operator==(const batch_claims&, const batch_claims&) = default;
@@ -407,8 +410,8 @@ struct utilization_aware {
     const task_state<L>& p = env.p();
     if (!balancekit::detail::light_task<P>(p)) return {};
     if (st.batch != env.now) {
-      st.util.fill(0);
-      st.tasks.fill(0);
+      for (const std::uint32_t c : st.claimed) st.util[c] = st.tasks[c] = 0;
+      st.claimed.clear();
       st.batch = env.now;
     }
     const std::uint64_t u = p.util > p.util_est ? p.util : p.util_est;
@@ -417,6 +420,7 @@ struct utilization_aware {
     const std::uint64_t margin = st.margin_percent;
     auto fits = [&](std::size_t c) { return (util_of(c) + u) * 100 < margin * env.cpu(c).capacity; };
     auto claim = [&](std::size_t c) -> placement_decision {
+      if (st.tasks[c] == 0) st.claimed.push_back(static_cast<std::uint32_t>(c));
       st.util[c] += u;
       ++st.tasks[c];
       return {c, placement_branch::packing_fit, c};

@@ -180,12 +180,15 @@ template <class P, limits_pack L>
   return target == this_cpu ? this_cpu : prev_cpu;
 }
 
-/// kernel: select_idle_smt(): an idle SMT sibling of `target` the task may use, in `llc`.
+/// kernel: select_idle_smt(): an idle SMT sibling of `target` the task may use, in `sd`
+/// (the LLC domain).
 template <class P, limits_pack L>
-[[nodiscard]] constexpr std::size_t select_idle_smt(const wake_env<P, L>& env, const cpumask<L::max_cpus>& llc,
+[[nodiscard]] constexpr std::size_t select_idle_smt(const wake_env<P, L>& env, const typename domain_tree<L>::domain& sd,
                                                     std::size_t target) {
-  for (std::size_t cpu : env.tree->smt_mask(target) & env.p().allowed) {
-    if (cpu == target || !llc.test(cpu)) continue;
+  const auto& tree = *env.tree;
+  const auto& llc = tree.span(sd);
+  for (std::size_t cpu : tree.smt_mask(target).within(tree.span_first(sd), tree.span_last(sd))) {
+    if (cpu == target || !llc.test(cpu) || !env.p().allowed.test(cpu)) continue;
     if (detail::idle_or_sched_idle(env, cpu)) return cpu;
   }
   return no_cpu;
@@ -193,12 +196,12 @@ template <class P, limits_pack L>
 
 /// kernel: select_idle_core(): `core` if every SMT sibling of it is idle; remembers the
 /// first idle (or SCHED_IDLE) CPU of `cpus` seen in `idle_cpu`; drops a busy core's
-/// siblings from `cpus`.
+/// siblings from `cpus`. [lo, hi] bounds the LLC the scan is in: mask work stays there.
 template <class P, limits_pack L>
 constexpr std::size_t select_idle_core(const wake_env<P, L>& env, std::size_t core, cpumask<L::max_cpus>& cpus,
-                                       std::size_t& idle_cpu) {
+                                       std::size_t& idle_cpu, std::size_t lo, std::size_t hi) {
   bool idle = true;
-  for (std::size_t cpu : env.tree->smt_mask(core)) {
+  for (std::size_t cpu : env.tree->smt_mask(core).within(lo, hi)) {
     if (!env.cpu(cpu).is_idle()) {
       idle = false;
       if (idle_cpu == no_cpu) {
@@ -213,7 +216,7 @@ constexpr std::size_t select_idle_core(const wake_env<P, L>& env, std::size_t co
     if (idle_cpu == no_cpu && cpus.test(cpu)) idle_cpu = cpu;
   }
   if (idle) return core;
-  cpus -= env.tree->smt_mask(core);
+  cpus.subtract_within(env.tree->smt_mask(core), lo, hi);
   return no_cpu;
 }
 
@@ -226,7 +229,11 @@ constexpr std::size_t select_idle_cpu(const wake_env<P, L>& env, wake_state<L>& 
                                       bool has_idle_core, std::size_t target) {
   const auto& tree = *env.tree;
   const auto& sd = tree.domain_of(target, llc_k);
-  auto cpus = tree.span(sd) & env.p().allowed;
+  // Every mask below lies in the LLC's span: work on its words only, so the cost follows the
+  // LLC, not the machine (the kernel's masks are as wide as nr_cpu_ids).
+  const std::size_t lo = tree.span_first(sd);
+  const std::size_t hi = tree.span_last(sd);
+  auto cpus = cpumask<L::max_cpus>::and_within(tree.span(sd), env.p().allowed, lo, hi);
   std::size_t idle_cpu = no_cpu;
   std::int64_t nr = 0x7FFFFFFF;
   if (env.tun.sis_util) {
@@ -238,25 +245,25 @@ constexpr std::size_t select_idle_cpu(const wake_env<P, L>& env, wake_state<L>& 
   if (tree.cluster_active()) {
     const auto& sg = tree.group_of(sd, 0);
     if (sg.flags.has(sd_flag::cluster)) {
-      for (std::size_t cpu : tree.span(sg).wrap(target + 1)) {
+      for (std::size_t cpu : tree.span(sg).wrap(target + 1, lo, hi)) {
         if (!cpus.test(cpu)) continue;
         if (has_idle_core) {
-          const std::size_t i = select_idle_core(env, cpu, cpus, idle_cpu);
+          const std::size_t i = select_idle_core(env, cpu, cpus, idle_cpu, lo, hi);
           if (i != no_cpu) return i;
         } else {
           if (--nr <= 0) return no_cpu;
           if (detail::idle_or_sched_idle(env, cpu)) return cpu;
         }
       }
-      cpus -= tree.span(sg);
+      cpus.subtract_within(tree.span(sg), lo, hi);
     }
   }
-  for (std::size_t cpu : cpus.wrap(target + 1)) {
+  for (std::size_t cpu : cpus.wrap(target + 1, lo, hi)) {
     // select_idle_core() may drop CPUs of `cpus` not reached yet: skip them as the kernel's
     // for_each_cpu_wrap() does, reading the mask as it goes.
     if (!cpus.test(cpu)) continue;
     if (has_idle_core) {
-      const std::size_t i = select_idle_core(env, cpu, cpus, idle_cpu);
+      const std::size_t i = select_idle_core(env, cpu, cpus, idle_cpu, lo, hi);
       if (i != no_cpu) return i;
     } else {
       if (--nr <= 0) return no_cpu;
@@ -276,13 +283,16 @@ template <class P, limits_pack L>
 [[nodiscard]] constexpr std::size_t select_idle_capacity(const wake_env<P, L>& env, std::size_t asym_k,
                                                          std::size_t target) {
   const auto& tree = *env.tree;
-  const auto cpus = tree.span(tree.domain_of(target, asym_k)) & env.p().allowed;
+  const auto& sd = tree.domain_of(target, asym_k);
+  const std::size_t lo = tree.span_first(sd);
+  const std::size_t hi = tree.span_last(sd);
+  const auto cpus = cpumask<L::max_cpus>::and_within(tree.span(sd), env.p().allowed, lo, hi);
   const task_state<L>& p = env.p();
   const std::uint64_t task_util = p.util > p.util_est ? p.util : p.util_est;
   std::uint64_t best_cap = 0;
   int best_fits = 0;
   std::size_t best_cpu = no_cpu;
-  for (std::size_t cpu : cpus.wrap(target)) {
+  for (std::size_t cpu : cpus.wrap(target, lo, hi)) {
     const std::uint64_t cpu_cap = env.cpu(cpu).capacity;
     if (!detail::idle_or_sched_idle(env, cpu)) continue;
     const int fits = util_fits_cpu(task_util, env.cpu(cpu));
@@ -351,13 +361,13 @@ constexpr placement_decision select_idle_sibling(const wake_env<P, L>& env, wake
 
   const int llc_k = tree.sd_llc(target);
   if (llc_k < 0) return decided(target, placement_branch::no_llc);
-  const auto& llc = tree.span(tree.domain_of(target, static_cast<std::size_t>(llc_k)));
+  const auto& llc_sd = tree.domain_of(target, static_cast<std::size_t>(llc_k));
 
   bool has_idle_core = false;
   if (tree.smt_active()) {
     has_idle_core = st.llc[tree.llc_id(target)].has_idle_cores;
     if (!has_idle_core && tree.cpus_share_cache(prev, target)) {
-      const std::size_t i = select_idle_smt(env, llc, prev);
+      const std::size_t i = select_idle_smt(env, llc_sd, prev);
       if (i != no_cpu) return decided(i, placement_branch::idle_smt);
     }
   }
