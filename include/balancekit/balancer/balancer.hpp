@@ -169,8 +169,8 @@ public:
   /// A sleeping task wakes up (kernel: try_to_wake_up() → select_task_rq(p, task_cpu(p),
   /// WF_TTWU | flags)). `prev_cpu` is where it last ran; `waker_cpu` is the CPU doing the
   /// wakeup, and what runs there is the waker (`current`). `flags`: wf::sync,
-  /// wf::current_cpu, wf::from_interrupt. The task is not queued; the caller enqueues it on
-  /// the returned CPU.
+  /// wf::current_cpu, wf::from_interrupt. The pack's packing policy decides first, then its
+  /// placement policy. The task is not queued; the caller enqueues it on the returned CPU.
   constexpr result<placement_decision> on_wakeup(std::uint32_t task, std::size_t prev_cpu, std::size_t waker_cpu,
                                                  std::uint32_t flags, nanoseconds now, const snapshot<L>& snap,
                                                  state_type& state) const {
