@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "support/balance_machine.hpp"
 
@@ -108,4 +109,117 @@ TEST_CASE("An overloaded cluster hides a misfit from an idle big CPU when prefer
     for (const std::size_t idle : {3U, 5U, 7U}) CHECK(sys->snap().cpus[idle].nr_running == 0);
   }
   for (const auto& e : sys->log()) CHECK(e.move.dst < 2);
+}
+
+TEST_CASE("Three hogs on a little cluster rotate while the idle big CPU beside them stays idle",
+          "[scenarios][misfit][exception-8]") {
+  // Wasted Cores exception 8's second counterexample, decided with the kernel's code: one
+  // LLC of two 2-CPU clusters, CPUs 0-1 capacity 165, CPUs 2-3 capacity 277. As in the
+  // first, MC has SD_ASYM_CPUCAPACITY and sd_init() clears SD_PREFER_SIBLING on CLS. The
+  // state the model reaches from four hogs piled on CPU 0: one hog on CPU 0, two on CPU 1,
+  // one on CPU 2, CPU 3 idle.
+  auto m = std::make_unique<test::balance_machine<L>>();
+  REQUIRE(test::build_balance_machine({"l3:1 l2:2 core:2 pu:1", "", "0-1:165,2-3:277"}, *m).empty());
+  const auto& tree = *m->tree;
+  REQUIRE(tree.name(tree.domain_of(3, 1)) == "MC");
+  REQUIRE(tree.domain_of(3, 1).flags.has(sd_flag::asym_cpucapacity));
+  REQUIRE_FALSE(tree.domain_of(3, 0).flags.has(sd_flag::prefer_sibling));
+  auto sys = std::make_unique<model::system<linux_defaults, L>>(tree);
+  sys->reset();
+  std::uint64_t id = 1;
+  for (const std::size_t cpu : {0U, 1U, 1U, 2U}) REQUIRE(sys->fork({id++, 1024, 1024, ~cpumask<L::max_cpus>{}}, cpu) != no_task);
+  {
+    // CPU 3 at MC: the cluster {0,1} runs 3 hogs on 2 CPUs with util 165 + 165 = 330
+    // against capacity 330: overloaded (33000 < 330 * 117), which outranks the misfit it
+    // holds. Local {2,3} has_spare with one idle CPU, the busiest none; inside the LLC and
+    // without prefer_sibling: (1 - 0) >> 1 = 0, balanced.
+    const auto env = make_lb_env<linux_defaults>(tree, sys->snap(), &sys->state(), 3, 1, cpu_idle_type::idle, sys->now());
+    sd_lb_stats sds;
+    update_sd_lb_stats(env, sds);
+    CHECK_FALSE(sds.prefer_sibling);
+    CHECK(sds.local_stat.type == group_type::has_spare);
+    CHECK(sds.local_stat.idle_cpus == 1);
+    CHECK(sds.busiest_stat.type == group_type::overloaded);
+    CHECK(sds.busiest_stat.idle_cpus == 0);
+    const src_group_decision d = find_src_group_decision(env, sds);
+    CHECK(d.type == migration_type::migrate_task);
+    CHECK(d.imbalance == 0);
+  }
+  {
+    // CPU 0 at CLS: local {0} fully_busy (one hog, util = capacity 165), busiest {1}
+    // overloaded. Both groups' avg_load is needed: local 1024 * 1024 / 165 = 6355, busiest
+    // 2048 * 1024 / 165 = 12710, domain 3072 * 1024 / 330 = 9532; imbalance
+    // min(3178 * 165, 3177 * 165) / 1024 = 511 < a hog's load, so a move waits until
+    // nr_balance_failed halves the bar (shr_bound(1024, 2) = 256): exception 1's rotation.
+    const auto env = make_lb_env<linux_defaults>(tree, sys->snap(), &sys->state(), 0, 0, cpu_idle_type::not_idle, sys->now());
+    sd_lb_stats sds;
+    update_sd_lb_stats(env, sds);
+    CHECK(sds.local_stat.type == group_type::fully_busy);
+    CHECK(sds.busiest_stat.type == group_type::overloaded);
+    const src_group_decision d = find_src_group_decision(env, sds);
+    CHECK(d.type == migration_type::migrate_load);
+    CHECK(d.imbalance == 511);
+  }
+  // Over rounds the surplus hog rotates between CPUs 0 and 1 by load moves at CLS, the
+  // placement comes back (no fixpoint), and CPU 3 never runs anything.
+  const std::size_t before = sys->log().size();
+  for (int r = 0; r < 30; ++r) {
+    sys->round();
+    CHECK(sys->snap().cpus[3].nr_running == 0);
+  }
+  REQUIRE(sys->log().size() - before >= 6);
+  for (std::size_t i = before; i < sys->log().size(); ++i) {
+    const migration& mv = sys->log()[i].move;
+    CHECK(mv.src + mv.dst == 1);
+    CHECK(mv.type == migration_type::migrate_load);
+    CHECK(tree.name(tree.domain_of(mv.dst, static_cast<std::size_t>(tree.find_domain(mv.dst, mv.level)))) == "CLS");
+  }
+}
+
+TEST_CASE("An idle little CPU's pull and a big CPU's misfit pull take turns when hogs outnumber the big CPUs",
+          "[scenarios][misfit][exception-10]") {
+  // docs/invariants.md, exception 10. One package of four CPUs (one DIE domain, no LLC
+  // sharing), CPUs 0-2 capacity 182, CPU 3 capacity 1024; two hogs on CPU 3, one misfit
+  // each on CPUs 0 and 2, CPU 1 idle.
+  auto m = std::make_unique<test::balance_machine<L>>();
+  REQUIRE(test::build_balance_machine({"core:4 pu:1", "", "0-2:182,3:1024"}, *m).empty());
+  const auto& tree = *m->tree;
+  REQUIRE(tree.nr_domains(1) == 1);
+  REQUIRE_FALSE(tree.domain_of(1, 0).flags.has(sd_flag::share_llc));
+  auto sys = std::make_unique<model::system<linux_defaults, L>>(tree);
+  sys->reset();
+  std::uint64_t id = 1;
+  for (const std::size_t cpu : {3U, 3U, 0U, 2U}) REQUIRE(sys->fork({id++, 1024, 1024, ~cpumask<L::max_cpus>{}}, cpu) != no_task);
+  auto placement = [&] {
+    std::vector<std::size_t> p;
+    for (std::uint32_t t = 0; t < sys->snap().tasks().size(); ++t) p.push_back(sys->snap().cpu_of(t));
+    return p;
+  };
+  const auto start = placement();
+  // CPU 1: local {1} has_spare; {3} is overloaded (two hogs, util 1024 * 117 > 1024 *
+  // 100) and outranks the misfit groups; outside an LLC that means migrate_util with
+  // imbalance max(182, 0) - 0 = 182. Each hog's util is its share, 512:
+  // shr_bound(512, nr_balance_failed) > 182 until two failures, so rounds 1 and 2 move
+  // nothing (nor do CPUs 0 and 2: their local avg_load 1024 * 1024 / 182 = 5761 is above
+  // CPU 3's 2048).
+  CHECK(sys->round().migrations == 0);
+  CHECK(sys->round().migrations == 0);
+  // Round 3: CPU 1 pulls a hog down (3 → 1). CPU 3 then runs one hog whose util is still
+  // its share, 512: has_spare (1024 * 100 > 512 * 117). The misfit groups {0} and {2}
+  // qualify (capacity_greater(1024, 182), local has_spare); equal misfit loads keep the
+  // first in CPU 3's group order, {0}; migrate_misfit forces an active balance: 0 → 3.
+  const std::size_t before = sys->log().size();
+  CHECK(sys->round().migrations == 2);
+  REQUIRE(sys->log().size() == before + 2);
+  const migration& down = sys->log()[before].move;
+  const migration& up = sys->log()[before + 1].move;
+  CHECK((down.src == 3 && down.dst == 1 && down.reason == migration_reason::periodic &&
+         down.type == migration_type::migrate_util));
+  CHECK((up.src == 0 && up.dst == 3 && up.reason == migration_reason::active && up.type == migration_type::migrate_misfit));
+  // Now CPU 0 is the idle little CPU and the same two steps follow: three rounds later the
+  // placement of round 0 is back, and it repeats every six rounds.
+  for (int r = 0; r < 3; ++r) sys->round();
+  CHECK(placement() == start);
+  for (int r = 0; r < 6; ++r) sys->round();
+  CHECK(placement() == start);
 }

@@ -17,4 +17,15 @@ inline rc::Gen<check::machine_shape> small_machine(bool asymmetric = true) {
   return check::gen::machine<small_limits>(o);
 }
 
+// The same machines, each with asymmetric capacity where it has two units to differ
+// (a machine of one core or cluster stays symmetric; callers filter with
+// topology::asymmetric()).
+inline rc::Gen<check::machine_shape> asymmetric_machine() {
+  check::machine_options o;
+  o.max_cpus = 48;
+  o.large_percent = 0;
+  o.asymmetric_percent = 100;
+  return check::gen::machine<small_limits>(o);
+}
+
 }  // namespace balancekit::test

@@ -34,4 +34,30 @@ bool perspective_consistent(const domain_tree<L>& t) {
   return true;
 }
 
+// Some domain has SD_SHARE_CPUCAPACITY: SMT threads, whose per-core task counts
+// (sibling_imbalance) are what Linux balances.
+template <limits_pack L>
+bool has_smt(const domain_tree<L>& t) {
+  for (std::size_t cpu : t.cpu_map())
+    for (std::size_t k = 0; k < t.nr_domains(cpu); ++k)
+      if (t.domain_of(cpu, k).flags.has(sd_flag::share_cpucapacity)) return true;
+  return false;
+}
+
+// A domain with SD_ASYM_CPUCAPACITY whose groups hold several CPUs and whose child lost
+// SD_PREFER_SIBLING (sd_init() clears it below an asymmetric domain). There an
+// overloaded group can hide a misfit, and an idle CPU whose group has one idle CPU more
+// computes (1 - 0) >> 1 = 0: balanced (docs/invariants.md, exception 8).
+template <limits_pack L>
+bool asymmetry_clears_prefer_sibling(const domain_tree<L>& t) {
+  for (std::size_t cpu : t.cpu_map())
+    for (std::size_t k = 1; k < t.nr_domains(cpu); ++k) {
+      const auto& d = t.domain_of(cpu, k);
+      if (!d.flags.has(sd_flag::asym_cpucapacity) || t.domain_of(cpu, k - 1).flags.has(sd_flag::prefer_sibling)) continue;
+      for (std::size_t g = 0; g < d.nr_groups; ++g)
+        if (t.group_of(d, g).weight > 1) return true;
+    }
+  return false;
+}
+
 }  // namespace balancekit::test
