@@ -2,4 +2,5 @@
 /// Umbrella: the deterministic system model.
 #pragma once
 
+#include <balancekit/model/pelt.hpp>
 #include <balancekit/model/system.hpp>
