@@ -3,4 +3,5 @@
 #pragma once
 
 #include <balancekit/model/pelt.hpp>
+#include <balancekit/model/simulator.hpp>
 #include <balancekit/model/system.hpp>

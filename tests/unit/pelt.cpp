@@ -126,6 +126,24 @@ constexpr bool detach_keeps_the_sum_at_least_the_average_times_the_divider() {
   return rq.util_avg == 50 && rq.util_sum == 2335900;
 }
 
+constexpr bool removed_tasks_leave_at_the_next_update() {
+  // A rq at util_avg 400 (util_sum 400 · 46718 = 18687200, period_contrib 0) from which a
+  // task of util 100 woke elsewhere: at its next update, even with no time passed, util_avg
+  // 300 and util_sum 18687200 - 100 · 46718 = 14015400 (= 300 · 46718, the floor).
+  pelt::sched_avg rq;
+  rq.util_avg = rq.load_avg = rq.runnable_avg = 400;
+  rq.util_sum = 18687200;
+  rq.load_sum = rq.runnable_sum = 18687200;
+  rq.last_update_time = 5 * ns_per_period;
+  pelt::sched_avg gone;
+  gone.util_avg = gone.load_avg = gone.runnable_avg = 100;
+  pelt::removed_avg removed;
+  removed.add(gone);
+  const bool changed = pelt::update_cfs_rq_load_avg(5 * ns_per_period, rq, removed, 0, 0, false);
+  return changed && removed.nr == 0 && rq.util_avg == 300 && rq.util_sum == 14015400 && rq.load_avg == 300 &&
+         rq.runnable_avg == 300 && rq.runnable_sum == 14015400;
+}
+
 constexpr std::uint32_t ewma_after(std::uint32_t ewma, std::uint64_t util, std::uint64_t runnable, bool sleep,
                                    std::uint64_t capacity = 1024) {
   pelt::sched_avg se;
@@ -209,6 +227,11 @@ TEST_CASE("Attach takes the rq's decay window and detach gives back what attach 
   CHECK(attach_takes_the_rq_window_and_detach_gives_it_back());
   STATIC_REQUIRE(detach_keeps_the_sum_at_least_the_average_times_the_divider());
   CHECK(detach_keeps_the_sum_at_least_the_average_times_the_divider());
+}
+
+TEST_CASE("Tasks that woke elsewhere leave the rq's averages at its next update", "[simulator][pelt]") {
+  STATIC_REQUIRE(removed_tasks_leave_at_the_next_update());
+  CHECK(removed_tasks_leave_at_the_next_update());
 }
 
 TEST_CASE("util_est moves up at once, down by a quarter, and skips what the kernel skips", "[simulator][pelt]") {

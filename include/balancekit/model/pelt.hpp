@@ -201,6 +201,66 @@ constexpr void detach(sched_avg& rq, const sched_avg& se, std::uint64_t weight) 
   rq.runnable_sum = floor_u32(rq.runnable_sum, rq.runnable_avg);
 }
 
+/// What tasks that left a rq without its lock (a wakeup elsewhere) take with them.
+/// kernel: cfs_rq->removed, filled by remove_entity_load_avg().
+struct removed_avg {
+  std::uint64_t load_avg = 0;
+  std::uint64_t util_avg = 0;
+  std::uint64_t runnable_avg = 0;
+  std::uint32_t nr = 0;
+  constexpr void add(const sched_avg& se) noexcept {
+    ++nr;
+    load_avg += se.load_avg;
+    util_avg += se.util_avg;
+    runnable_avg += se.runnable_avg;
+  }
+};
+
+/// kernel: update_cfs_rq_load_avg(): first the removed tasks' averages leave the rq's
+/// (each sum by average × divider, floored at average × the smallest divider), then the
+/// rq's own update. Returns whether anything changed.
+constexpr bool update_cfs_rq_load_avg(std::uint64_t now, sched_avg& rq, removed_avg& removed, std::uint64_t weight,
+                                      std::uint64_t h_nr_runnable, bool running) noexcept {
+  bool decayed = false;
+  if (removed.nr != 0) {
+    const std::uint32_t d = divider(rq);
+    auto floor_u32 = [](std::uint64_t sum, std::uint64_t avg) {
+      const auto a = static_cast<std::uint32_t>(sum);
+      const auto b = static_cast<std::uint32_t>(avg * min_divider);
+      return a > b ? a : b;
+    };
+    detail::sub_positive(rq.load_avg, removed.load_avg);
+    detail::sub_positive(rq.load_sum, removed.load_avg * d);
+    rq.load_sum = floor_u32(rq.load_sum, rq.load_avg);
+    detail::sub_positive(rq.util_avg, removed.util_avg);
+    detail::sub_positive(rq.util_sum, static_cast<std::uint32_t>(removed.util_avg * d));
+    rq.util_sum = floor_u32(rq.util_sum, rq.util_avg);
+    detail::sub_positive(rq.runnable_avg, removed.runnable_avg);
+    detail::sub_positive(rq.runnable_sum, removed.runnable_avg * d);
+    rq.runnable_sum = floor_u32(rq.runnable_sum, rq.runnable_avg);
+    removed = removed_avg{};
+    decayed = true;
+  }
+  return update_cfs_rq(now, rq, weight, h_nr_runnable, running) || decayed;
+}
+
+/// kernel: post_init_entity_util_avg() — a new task's first utilization, from the rq it
+/// is placed on: the rq's util per unit of load times the task's weight, at most half
+/// the room left on the CPU (`cpu_scale` its original capacity); runnable starts equal.
+constexpr void post_init_entity_util_avg(const sched_avg& rq, sched_avg& se, std::uint64_t weight,
+                                         std::uint64_t cpu_scale) noexcept {
+  const auto cap = (static_cast<std::int64_t>(cpu_scale) - static_cast<std::int64_t>(rq.util_avg)) / 2;
+  if (cap > 0) {
+    if (rq.util_avg != 0) {
+      se.util_avg = rq.util_avg * weight / (rq.load_avg + 1);
+      if (se.util_avg > static_cast<std::uint64_t>(cap)) se.util_avg = static_cast<std::uint64_t>(cap);
+    } else {
+      se.util_avg = static_cast<std::uint64_t>(cap);
+    }
+  }
+  se.runnable_avg = se.util_avg;
+}
+
 /// kernel: _task_util_est() and task_util_est().
 [[nodiscard]] constexpr std::uint64_t task_util_est_ewma(const sched_avg& se) noexcept {
   return se.util_est & ~util_avg_unchanged;

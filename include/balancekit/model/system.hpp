@@ -226,9 +226,10 @@ public:
     }
     round_report rep{round_, 0, 0, 0};
     for (std::size_t c : balancer_.tree().cpu_map()) {
-      busy_before_ = busy_mask();
-      rep.migrations += record(balancer_.on_tick(c, now_, snap_, state_));
-      rep.migrations += newidle_for_emptied();
+      const bool was_busy = snap_.cpus[c].nr_running != 0;
+      const result_type r = balancer_.on_tick(c, now_, snap_, state_);
+      rep.migrations += record(r);
+      rep.migrations += newidle_for_emptied(r, c, was_busy);
     }
     for (std::size_t c : balancer_.tree().cpu_map()) {
       if (snap_.cpus[c].nr_running == 0) ++rep.idle_cpus;
@@ -372,18 +373,26 @@ private:
     }
   }
 
-  constexpr cpumask<L::max_cpus> busy_mask() const {
-    cpumask<L::max_cpus> m;
-    for (std::size_t c : balancer_.tree().cpu_map())
-      if (snap_.cpus[c].nr_running != 0) m.set(c);
-    return m;
-  }
-
-  // CPUs that had work before the last call and have none now balance as newly idle.
-  constexpr std::uint32_t newidle_for_emptied() {
+  // CPUs that had work before CPU `ticked`'s balance and have none after it balance as
+  // newly idle, in ascending order, each when its turn comes. Only a migration's source
+  // can have lost its work, and every source had work before the balance except,
+  // possibly, `ticked` itself (the only CPU that can gain tasks in its own balance), so the
+  // sources stand for "busy before" without a scan of the machine; a newly idle balance's
+  // own sources join the walk.
+  constexpr std::uint32_t newidle_for_emptied(const result_type& r, std::size_t ticked, bool ticked_was_busy) {
+    cpumask<L::max_cpus> sources;
+    auto add_sources = [&](const result_type& res) {
+      for (const migration& m : res.migrations)
+        if (m.src != ticked || ticked_was_busy) sources.set(m.src);
+    };
+    add_sources(r);
     std::uint32_t n = 0;
-    for (std::size_t c : busy_before_)
-      if (snap_.cpus[c].nr_running == 0) n += went_idle(c);
+    for (std::size_t c = sources.first(); c != cpumask<L::max_cpus>::npos; c = sources.next(c)) {
+      if (snap_.cpus[c].nr_running != 0) continue;
+      result_type idle;
+      n += went_idle(c, &idle);
+      add_sources(idle);
+    }
     return n;
   }
 
@@ -429,7 +438,6 @@ private:
   cpumask<L::max_tasks> phased_{};
   bool asym_ = false;
   cpumask<L::max_tasks> exited_{};
-  cpumask<L::max_cpus> busy_before_{};
   nanoseconds now_ = 0;
   nanoseconds round_length_ = 0;
   std::uint32_t round_ = 0;

@@ -1,0 +1,734 @@
+/// \file
+/// The time-driven simulator: CPUs that tick, tasks that run and sleep, PELT integrated
+/// as the kernel integrates it, and every balance at the moment the kernel would run it.
+///
+/// Time is nanoseconds; events are processed earliest first, ties by CPU then task, so a
+/// run is a pure function of its inputs. What happens, and its kernel analogue:
+///  - **Ticks** (sched_tick): every busy CPU ticks at HZ, all aligned on jiffy
+///    boundaries. A tick accounts the running task (update_curr: runtime, vruntime,
+///    PELT of the task and its rq), refreshes the misfit status, switches to the queued
+///    task with the smallest vruntime when the running one has used its slice, runs the
+///    periodic balance when the CPU's `next_balance` is due (sched_balance_trigger →
+///    sched_balance_domains, i.e. `balancer::on_tick`), and may kick the nohz idle
+///    balancer (nohz_balancer_kick). An idle CPU's tick is stopped.
+///  - **Newly idle**: a CPU that runs out of tasks balances at once (`on_newidle`); if it
+///    stays idle it goes tickless and joins the nohz idle mask.
+///  - **nohz idle balance** (kick_ilb, _nohz_idle_balance): a kick picks the first idle CPU
+///    of the mask other than the kicker; it balances, on behalf of every idle CPU in wrap
+///    order from itself + 1 and itself last, the domains of each whose `next_balance` is
+///    due, updating their blocked averages when the kick asks for statistics, and stops
+///    when it got work itself.
+///  - **Wakeups and forks** go through the pack (`on_wakeup`, `on_fork`); a periodic
+///    task's timer fires on its previous CPU, which is the waker.
+///  - **PELT** (`model/pelt.hpp`): per task and per rq, on the rq's PELT clock (scaled by
+///    capacity); a task moved by the balancer detaches from its source and attaches to
+///    its destination; a task that wakes elsewhere leaves its old rq through the removed
+///    path, applied at that rq's next update.
+///
+/// Approximations (docs/simulator.md): EEVDF's pick is replaced by its long-run effect —
+/// the queued task with the smallest vruntime runs, for at least the base slice, switched
+/// at ticks only (no hrtick); there is no wakeup preemption, so a task woken on a busy CPU
+/// waits for the next tick at which the running task's slice is used up. Work progresses
+/// at capacity/1024 of real time; SMT siblings do not slow each other yet, and no cost
+/// model charges cache or communication effects yet.
+///
+/// Everything is sized by `limits`; nothing allocates. The object is large: keep it in
+/// caller-owned storage (std::make_unique).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include <balancekit/balancer/balancer.hpp>
+#include <balancekit/balancer/result.hpp>
+#include <balancekit/balancer/state.hpp>
+#include <balancekit/balancer/tunables.hpp>
+#include <balancekit/balancer/wake_env.hpp>
+#include <balancekit/core/cpumask.hpp>
+#include <balancekit/core/index.hpp>
+#include <balancekit/core/limits.hpp>
+#include <balancekit/core/static_vector.hpp>
+#include <balancekit/core/units.hpp>
+#include <balancekit/detail/event_queue.hpp>
+#include <balancekit/domains/domain_tree.hpp>
+#include <balancekit/domains/flags.hpp>
+#include <balancekit/model/pelt.hpp>
+#include <balancekit/policy/task_selection.hpp>
+#include <balancekit/stats/snapshot.hpp>
+
+namespace balancekit::model {
+
+/// A task of a simulated workload.
+template <limits_pack L>
+struct sim_task {
+  std::uint64_t id = 0;
+  std::uint64_t weight = nice_0_load;
+  cpumask<L::max_cpus> allowed = ~cpumask<L::max_cpus>{};
+  /// CPU time per activation, at capacity 1024; 0 makes a CPU hog that never sleeps.
+  nanoseconds work = 0;
+  /// An activation starts every `period` ns (from the task's start); a task still busy
+  /// when the next one is due carries the work over.
+  nanoseconds period = 0;
+};
+
+/// Counters of a run (docs/simulator.md, "Metrics").
+struct sim_metrics {
+  nanoseconds elapsed = 0;
+  nanoseconds work_done = 0;            ///< Σ CPU time × capacity / 1024 over all tasks
+  std::uint64_t activations = 0;        ///< activations completed by periodic tasks
+  std::uint64_t wakeups = 0;
+  nanoseconds wakeup_latency_sum = 0;   ///< wakeup to first run
+  nanoseconds wakeup_latency_max = 0;
+  std::array<std::uint64_t, 48> wakeup_latency_log2{};  ///< counts by floor(log2(ns + 1))
+  std::uint64_t migrations_periodic = 0;
+  std::uint64_t migrations_newidle = 0;
+  std::uint64_t migrations_active = 0;
+  std::uint64_t migrations_nohz = 0;    ///< pulled by an idle balance the ilb ran on a CPU's behalf
+  std::uint64_t wakeup_migrations = 0;  ///< woken on another CPU than the previous one
+  std::uint64_t affinity_migrations = 0;  ///< forced by a new affinity
+  std::uint64_t context_switches = 0;
+  std::uint64_t nohz_kicks = 0;
+  /// The Wasted Cores measure: Σ over jiffies of the idle CPUs that a task waiting on
+  /// another CPU may run on, × the jiffy (sampled at every jiffy boundary).
+  nanoseconds idle_while_waiting = 0;
+  nanoseconds busy_cpu_time = 0;        ///< Σ over CPUs of time with a task running
+};
+
+/// Who ran the balance that moved a task.
+enum class sim_balance : std::uint8_t { periodic, newidle, nohz, affinity };
+
+/// One migration, with the time it happened and the balance that decided it.
+struct sim_migration {
+  nanoseconds time = 0;
+  sim_balance by = sim_balance::periodic;
+  migration move{};
+};
+
+/// `LogCapacity` bounds the migration log; later migrations are counted in
+/// `dropped_log_entries()` but not kept.
+template <class P, limits_pack L, std::size_t LogCapacity = 4 * L::max_tasks>
+class simulator {
+public:
+  using tree_type = domain_tree<L>;
+  using result_type = typename balancer<P, L>::result_type;
+  static constexpr std::size_t max_cpus = L::max_cpus;
+  static constexpr std::size_t max_tasks = L::max_tasks;
+
+  constexpr explicit simulator(const tree_type& tree) noexcept : balancer_(tree) {}
+
+  /// Empties the machine at time 0.
+  constexpr void reset() {
+    const tree_type& tree = balancer_.tree();
+    snap_.clear();
+    state_.reset(tree, 0);
+    events_.clear();
+    metrics_ = sim_metrics{};
+    log_.clear();
+    dropped_ = 0;
+    now_ = 0;
+    next_sample_ = 0;
+    asym_ = false;
+    for (std::size_t c : tree.cpu_map())
+      for (std::size_t k = 0; k < tree.nr_domains(c); ++k)
+        asym_ = asym_ || tree.domain_of(c, k).flags.has(sd_flag::asym_cpucapacity);
+    for (std::size_t c = 0; c < max_cpus; ++c) {
+      cpus_[c] = cpu_sim{};
+      cpu_state& s = snap_.cpus[c];
+      s.capacity = s.arch_capacity = capacity_of(c);
+    }
+    nohz_idle_ = tree.cpu_map();
+    for (std::size_t c : tree.cpu_map()) cpus_[c].tick_stopped = true;
+    nohz_next_balance_ = 0;
+    nohz_next_blocked_ = 0;
+    nohz_has_blocked_ = false;
+    tasks_.fill(task_sim{});
+  }
+
+  /// Adds a task at time `start` (≥ now), forked from `parent_cpu` and placed by the
+  /// pack. Returns its index, or `no_task` when the simulator is full, the parent is not
+  /// in the map or the task may run on no CPU of it.
+  constexpr std::uint32_t spawn(const sim_task<L>& spec, std::size_t parent_cpu, nanoseconds start = -1) {
+    const tree_type& tree = balancer_.tree();
+    if (!tree.cpu_map().test(parent_cpu) || !spec.allowed.intersects(tree.cpu_map())) return no_task;
+    if (start < now_) start = now_;
+    task_state<L> t;
+    t.id = spec.id;
+    t.weight = spec.weight;
+    t.allowed = spec.allowed;
+    const std::uint32_t i = snap_.add_sleeping_task(t);
+    if (i == no_task) return no_task;
+    task_sim& ts = tasks_[i];
+    ts = task_sim{};
+    ts.spec = spec;
+    ts.hog = spec.work == 0;
+    ts.prev_cpu = parent_cpu;
+    ts.forked = true;
+    // kernel: init_entity_runnable_average(): a new task's load is its weight and its
+    // utilization nothing until its rq is known (post_init_entity_util_avg at enqueue).
+    ts.avg.load_avg = spec.weight;
+    sync_task(i);
+    ts.next_activation = start;
+    events_.set(task_slot(i), start);
+    return i;
+  }
+
+  /// kernel: set_cpus_allowed_ptr() — a new affinity for task `t`; a queued task whose CPU
+  /// it excludes moves at once to the first allowed CPU of the map (the stopper for a
+  /// running one). Returns false for an unknown task or a mask with no CPU of the map.
+  constexpr bool set_affinity(std::uint32_t t, const cpumask<max_cpus>& allowed) {
+    if (t >= snap_.tasks().size() || !allowed.intersects(balancer_.tree().cpu_map())) return false;
+    snap_.task_at(t).allowed = allowed;
+    tasks_[t].spec.allowed = allowed;
+    if (!snap_.queued(t) || allowed.test(snap_.cpu_of(t))) return true;
+    const std::size_t src = snap_.cpu_of(t);
+    const std::size_t dst = (allowed & balancer_.tree().cpu_map()).first();
+    result_type r;
+    migration m;
+    m.task = t;
+    m.id = snap_.task_at(t).id;
+    m.src = static_cast<std::uint16_t>(src);
+    m.dst = static_cast<std::uint16_t>(dst);
+    m.reason = migration_reason::active;
+    snap_.move_task(t, dst);
+    r.migrations.push_back(m);
+    ++metrics_.affinity_migrations;
+    apply(r, src, reason::affinity);
+    return true;
+  }
+
+  /// Runs until `until` (ns).
+  constexpr void run_until(nanoseconds until) {
+    while (!events_.empty() && events_.time_of(events_.top()) <= until) {
+      const std::size_t slot = events_.top();
+      const nanoseconds t = events_.time_of(slot);
+      sample_until(t);
+      now_ = t;
+      if (slot < max_cpus) cpu_event(slot);
+      else task_event(static_cast<std::uint32_t>(slot - max_cpus));
+    }
+    sample_until(until);
+    now_ = until;
+    for (std::size_t c : balancer_.tree().cpu_map())
+      if (cpus_[c].curr != no_task) account_curr(c);
+    metrics_.elapsed = now_;
+  }
+
+  // -- what the simulator holds ---------------------------------------------------------
+  [[nodiscard]] constexpr const snapshot<L>& snap() const noexcept { return snap_; }
+  [[nodiscard]] constexpr const balance_state<P, L>& state() const noexcept { return state_; }
+  [[nodiscard]] constexpr const tree_type& tree() const noexcept { return balancer_.tree(); }
+  [[nodiscard]] constexpr nanoseconds now() const noexcept { return now_; }
+  [[nodiscard]] constexpr const sim_metrics& metrics() const noexcept { return metrics_; }
+  [[nodiscard]] constexpr const static_vector<sim_migration, LogCapacity>& log() const noexcept { return log_; }
+  [[nodiscard]] constexpr std::uint64_t dropped_log_entries() const noexcept { return dropped_; }
+  /// The task running on `cpu`, or `no_task`.
+  [[nodiscard]] constexpr std::uint32_t running(std::size_t cpu) const { return cpus_[cpu].curr; }
+  [[nodiscard]] constexpr const pelt::sched_avg& task_avg(std::uint32_t t) const { return tasks_[t].avg; }
+  [[nodiscard]] constexpr const pelt::sched_avg& cpu_avg(std::size_t cpu) const { return cpus_[cpu].avg; }
+  /// CPU time the task has had, in ns of real time.
+  [[nodiscard]] constexpr nanoseconds runtime(std::uint32_t t) const { return tasks_[t].sum_exec; }
+  [[nodiscard]] constexpr bool tick_stopped(std::size_t cpu) const { return cpus_[cpu].tick_stopped; }
+  [[nodiscard]] constexpr nanoseconds tick_length() const noexcept {
+    return 1'000'000'000 / static_cast<nanoseconds>(P::balance_tuning.hz);
+  }
+  /// kernel: sysctl_sched_base_slice (0.75 ms) × (1 + ilog2(min(online CPUs, 8))), the
+  /// default logarithmic tunable scaling.
+  [[nodiscard]] constexpr nanoseconds base_slice() const noexcept {
+    const std::size_t n = std::min<std::size_t>(balancer_.tree().cpu_map().weight(), 8);
+    nanoseconds factor = 1;
+    for (std::size_t k = n; k > 1; k >>= 1) ++factor;
+    return 750'000 * factor;
+  }
+
+private:
+  struct task_sim {
+    sim_task<L> spec{};
+    pelt::sched_avg avg{};
+    std::uint64_t vruntime = 0;
+    nanoseconds sum_exec = 0;
+    nanoseconds left = 0;             // work left in this activation (ns at capacity 1024)
+    nanoseconds next_activation = 0;
+    nanoseconds runnable_since = -1;  // set at a wakeup, cleared at the first run after it
+    std::size_t prev_cpu = no_cpu;
+    bool hog = false;
+    bool forked = false;              // the next event is its fork, not a wakeup
+    bool sleeping = true;
+  };
+  struct cpu_sim {
+    pelt::sched_avg avg{};
+    pelt::removed_avg removed{};
+    pelt::clock_pelt clock{};
+    nanoseconds clock_task = 0;
+    std::uint32_t curr = no_task;
+    nanoseconds curr_start = 0;   // when curr last started or was last accounted
+    nanoseconds slice_used = 0;   // curr's runtime since it was picked
+    std::uint64_t min_vruntime = 0;
+    std::uint64_t weight = 0;     // Σ weight of queued tasks (cfs_rq->load.weight)
+    std::uint64_t nr = 0;         // queued tasks (cfs_rq->h_nr_runnable), counted here so
+                                  // that PELT sees the count before a balance moved them
+    nanoseconds next_tick = 0;
+    bool tick_stopped = true;
+  };
+
+  static constexpr std::size_t task_slot(std::uint32_t t) noexcept { return max_cpus + t; }
+
+  constexpr std::uint64_t capacity_of(std::size_t c) const {
+    const tree_type& tree = balancer_.tree();
+    if (!tree.cpu_map().test(c)) return sched_capacity_scale;
+    if (tree.nr_domains(c) == 0) return tree.max_cpu_capacity();
+    return tree.group_of(tree.domain_of(c, 0), 0).min_capacity;
+  }
+  constexpr jiffies_t jiffies() const noexcept { return to_jiffies(now_, P::balance_tuning.hz); }
+
+  // -- PELT and the snapshot ------------------------------------------------------------
+  // The rq's clocks at now_ (update_rq_clock): the task clock is real time (no IRQ or
+  // steal time); the PELT clock advances at the CPU's capacity while it works.
+  constexpr void update_rq_clock(std::size_t c) {
+    cpu_sim& cs = cpus_[c];
+    const nanoseconds delta = now_ - cs.clock_task;
+    if (delta <= 0) return;
+    cs.clock_task = now_;
+    cs.clock.advance(static_cast<std::uint64_t>(now_), static_cast<std::uint64_t>(delta), cs.curr == no_task,
+                     snap_.cpus[c].arch_capacity);
+  }
+  constexpr std::uint64_t pelt_now(std::size_t c) const { return cpus_[c].clock.now(); }
+
+  // kernel: update_load_avg(cfs_rq, se, 0) for the rq, and the task when one is given.
+  constexpr void update_pelt(std::size_t c, std::uint32_t t = no_task) {
+    update_rq_clock(c);
+    cpu_sim& cs = cpus_[c];
+    const std::uint64_t now = pelt_now(c);
+    if (t != no_task) {
+      task_sim& ts = tasks_[t];
+      pelt::update_task(now, ts.avg, !ts.sleeping, cs.curr == t, ts.spec.weight);
+      sync_task(t);
+    }
+    pelt::update_cfs_rq_load_avg(now, cs.avg, cs.removed, cs.weight, cs.nr, cs.curr != no_task);
+    sync_cpu(c);
+  }
+  constexpr void sync_task(std::uint32_t t) {
+    task_state<L>& p = snap_.task_at(t);
+    const pelt::sched_avg& a = tasks_[t].avg;
+    p.load = p.h_load = a.load_avg;
+    p.util = a.util_avg;
+    p.runnable = a.runnable_avg;
+    p.util_est = pelt::task_util_est_ewma(a);
+  }
+  // The balancer reads the rq's averages, not sums of its tasks: blocked tasks still
+  // count in a rq's averages until they decay.
+  constexpr void sync_cpu(std::size_t c) {
+    cpu_state& s = snap_.cpus[c];
+    const pelt::sched_avg& a = cpus_[c].avg;
+    s.load = a.load_avg;
+    s.util = a.util_avg;
+    s.runnable = a.runnable_avg;
+    s.util_est = a.util_est;
+    update_misfit(c);
+  }
+  // kernel: update_misfit_status() for the running task.
+  constexpr void update_misfit(std::size_t c) {
+    cpu_state& s = snap_.cpus[c];
+    s.misfit_task_load = 0;
+    const std::uint32_t t = cpus_[c].curr;
+    if (!asym_ || t == no_task) return;
+    const task_state<L>& p = snap_.task_at(t);
+    if (p.allowed.weight() <= 1 || s.arch_capacity == max_allowed_capacity(t) || task_fits_cpu(p, s)) return;
+    s.misfit_task_load = std::max<std::uint64_t>(p.h_load, 1);
+  }
+  constexpr std::uint64_t max_allowed_capacity(std::uint32_t t) const {
+    std::uint64_t m = 0;
+    for (std::size_t c : snap_.task_at(t).allowed & balancer_.tree().cpu_map()) m = std::max(m, snap_.cpus[c].arch_capacity);
+    return m;
+  }
+
+  // -- running --------------------------------------------------------------------------
+  // kernel: update_curr(): the running task's time since it was last accounted.
+  constexpr void account_curr(std::size_t c) {
+    cpu_sim& cs = cpus_[c];
+    const std::uint32_t t = cs.curr;
+    if (t == no_task) return;
+    const nanoseconds delta = now_ - cs.curr_start;
+    if (delta > 0) {
+      task_sim& ts = tasks_[t];
+      ts.sum_exec += delta;
+      cs.slice_used += delta;
+      ts.vruntime += static_cast<std::uint64_t>(delta) * nice_0_load / ts.spec.weight;
+      const auto done = static_cast<nanoseconds>(static_cast<std::uint64_t>(delta) * snap_.cpus[c].arch_capacity /
+                                                 sched_capacity_scale);
+      metrics_.work_done += done;
+      if (!ts.hog) ts.left = ts.left > done ? ts.left - done : 0;
+      metrics_.busy_cpu_time += delta;
+      cs.curr_start = now_;
+    }
+    update_pelt(c, t);
+  }
+
+  // The queued task with the smallest vruntime (ties: the earliest in the queue's order).
+  constexpr std::uint32_t pick_next(std::size_t c) const {
+    std::uint32_t best = no_task;
+    for (std::uint32_t t = snap_.tail(c); t != no_task; t = snap_.prev(t))
+      if (best == no_task || tasks_[t].vruntime < tasks_[best].vruntime) best = t;
+    return best;
+  }
+
+  // Makes `t` (queued on c) the running task from now on.
+  constexpr void set_curr(std::size_t c, std::uint32_t t) {
+    cpu_sim& cs = cpus_[c];
+    if (cs.curr == t) return;
+    if (cs.curr != no_task) account_curr(c);
+    // The incoming task's averages close its waiting time before it runs (set_next_entity).
+    update_pelt(c, t);
+    cs.curr = t;
+    cs.curr_start = now_;
+    cs.slice_used = 0;
+    ++metrics_.context_switches;
+    if (t == no_task) return;
+    snap_.set_curr(t);
+    snap_.task_at(t).exec_start = now_;
+    task_sim& ts = tasks_[t];
+    if (ts.runnable_since >= 0) {
+      const nanoseconds lat = now_ - ts.runnable_since;
+      metrics_.wakeup_latency_sum += lat;
+      metrics_.wakeup_latency_max = std::max(metrics_.wakeup_latency_max, lat);
+      std::size_t b = 0;
+      for (auto v = static_cast<std::uint64_t>(lat) + 1; v > 1; v >>= 1) ++b;
+      ++metrics_.wakeup_latency_log2[std::min<std::size_t>(b, metrics_.wakeup_latency_log2.size() - 1)];
+      ts.runnable_since = -1;
+    }
+    if (cs.min_vruntime < ts.vruntime) cs.min_vruntime = ts.vruntime;
+    update_misfit(c);
+    schedule_cpu(c);
+  }
+
+  // The CPU's next event: its tick, or the running task's end of work, whichever is first.
+  constexpr void schedule_cpu(std::size_t c) {
+    cpu_sim& cs = cpus_[c];
+    nanoseconds next = cs.tick_stopped ? -1 : cs.next_tick;
+    if (cs.curr != no_task && !tasks_[cs.curr].hog) {
+      const std::uint64_t cap = snap_.cpus[c].arch_capacity;
+      const auto need = static_cast<nanoseconds>((static_cast<std::uint64_t>(tasks_[cs.curr].left) * sched_capacity_scale +
+                                                  cap - 1) / cap);
+      const nanoseconds end = cs.curr_start + need;
+      if (next < 0 || end < next) next = end;
+    }
+    if (next < 0) events_.erase(c);
+    else events_.set(c, next);
+  }
+
+  constexpr void start_tick(std::size_t c) {
+    cpu_sim& cs = cpus_[c];
+    if (!cs.tick_stopped) return;
+    cs.tick_stopped = false;
+    const nanoseconds tick = tick_length();
+    cs.next_tick = (now_ / tick + 1) * tick;
+    nohz_idle_.reset(c);  // nohz_balance_exit_idle() (the kernel waits for the first busy tick)
+  }
+
+  // -- events ---------------------------------------------------------------------------
+  constexpr void cpu_event(std::size_t c) {
+    cpu_sim& cs = cpus_[c];
+    account_curr(c);
+    const std::uint32_t t = cs.curr;
+    if (t != no_task && !tasks_[t].hog && tasks_[t].left == 0) {
+      block(c, t);
+    } else if (!cs.tick_stopped && now_ >= cs.next_tick) {
+      tick(c);
+    }
+    schedule_cpu(c);
+  }
+
+  constexpr void tick(std::size_t c) {
+    cpu_sim& cs = cpus_[c];
+    cs.next_tick = now_ + tick_length();
+    // Preemption at the tick: the slice is used up and another task waits.
+    if (cs.curr != no_task && cs.slice_used >= base_slice() && snap_.queue_length(c) > 1) {
+      const std::uint32_t next = pick_next_other(c, cs.curr);
+      if (next != no_task && tasks_[next].vruntime < tasks_[cs.curr].vruntime) set_curr(c, next);
+      else cs.slice_used = 0;
+    }
+    // sched_balance_trigger(): the softirq when due, then the nohz kick.
+    if (jiffies() >= state_.cpus[c].next_balance) apply(balancer_.on_tick(c, now_, snap_, state_), c, reason::periodic);
+    nohz_balancer_kick(c);
+  }
+  constexpr std::uint32_t pick_next_other(std::size_t c, std::uint32_t not_this) const {
+    std::uint32_t best = no_task;
+    for (std::uint32_t t = snap_.tail(c); t != no_task; t = snap_.prev(t))
+      if (t != not_this && (best == no_task || tasks_[t].vruntime < tasks_[best].vruntime)) best = t;
+    return best;
+  }
+
+  // A periodic task finished its activation: it sleeps until the next one.
+  constexpr void block(std::size_t c, std::uint32_t t) {
+    task_sim& ts = tasks_[t];
+    ++metrics_.activations;
+    pelt::util_est_dequeue(cpus_[c].avg, ts.avg);
+    snap_.dequeue_task(t);
+    cpus_[c].weight -= ts.spec.weight;
+    --cpus_[c].nr;
+    ts.sleeping = true;
+    update_pelt(c, t);
+    pelt::util_est_update(ts.avg, true, snap_.cpus[c].arch_capacity);
+    sync_task(t);
+    ts.prev_cpu = c;
+    cpus_[c].curr = no_task;  // already accounted
+    ts.next_activation += ts.spec.period;
+    events_.set(task_slot(t), std::max(ts.next_activation, now_));
+    after_dequeue(c);
+  }
+
+  // The CPU lost its running task: run the next, or balance as newly idle, or idle.
+  constexpr void after_dequeue(std::size_t c) {
+    if (cpus_[c].curr != no_task && snap_.queued(cpus_[c].curr) && snap_.cpu_of(cpus_[c].curr) == c) return;
+    cpus_[c].curr = no_task;
+    const std::uint32_t next = pick_next(c);
+    if (next != no_task) {
+      set_curr(c, next);
+      return;
+    }
+    update_pelt(c);
+    ++metrics_.context_switches;
+    apply(balancer_.on_newidle(c, now_, snap_, state_), c, reason::newidle);
+    if (cpus_[c].curr != no_task) return;
+    if (const std::uint32_t pulled = pick_next(c); pulled != no_task) {
+      set_curr(c, pulled);
+      return;
+    }
+    go_idle(c);
+  }
+
+  constexpr void go_idle(std::size_t c) {
+    cpu_sim& cs = cpus_[c];
+    cs.clock.going_idle(static_cast<std::uint64_t>(now_), cs.avg.util_sum);
+    if (snap_.cpus[c].idle_stamp == 0) snap_.cpus[c].idle_stamp = now_;
+    balancer_.on_cpu_idle(c, snap_, state_);
+    // Tickless idle: nohz_balance_enter_idle().
+    cs.tick_stopped = true;
+    nohz_idle_.set(c);
+    nohz_has_blocked_ = true;
+    schedule_cpu(c);
+  }
+
+  constexpr void task_event(std::uint32_t t) {
+    events_.erase(task_slot(t));
+    task_sim& ts = tasks_[t];
+    if (!ts.sleeping) {  // an activation came due while it still ran: carry the work over
+      ts.left += ts.spec.work;
+      return;
+    }
+    const std::size_t prev = ts.prev_cpu;
+    const auto d = ts.forked ? balancer_.on_fork(t, prev, now_, snap_, state_)
+                             : balancer_.on_wakeup(t, prev, prev, 0, now_, snap_, state_);
+    if (!d) return;  // not reached: spawn checked the masks
+    const std::size_t c = d->cpu;
+    if (!ts.forked && c != prev) {
+      // migrate_task_rq_fair(): the task leaves its old rq through the removed path, in
+      // the old rq's window, and attaches to the new one at enqueue.
+      pelt::update_blocked_task(cpus_[prev].avg.last_update_time, ts.avg, ts.spec.weight);
+      cpus_[prev].removed.add(ts.avg);
+      ++metrics_.wakeup_migrations;
+    }
+    enqueue_woken(t, c);
+  }
+
+  constexpr void enqueue_woken(std::uint32_t t, std::size_t c) {
+    task_sim& ts = tasks_[t];
+    cpu_sim& cs = cpus_[c];
+    cpu_state& s = snap_.cpus[c];
+    const bool was_idle = cs.curr == no_task;
+    if (was_idle && s.idle_stamp != 0) {
+      // kernel: update_rq_avg_idle() in ttwu_do_activate().
+      const nanoseconds delta = now_ - s.idle_stamp;
+      const nanoseconds max = 2 * state_.cpus[c].max_idle_balance_cost;
+      s.avg_idle += (delta - s.avg_idle) / 8;
+      if (s.avg_idle > max) s.avg_idle = max;
+    }
+    update_pelt(c);
+    if (ts.forked) pelt::post_init_entity_util_avg(cs.avg, ts.avg, ts.spec.weight, s.arch_capacity);
+    if (ts.forked || ts.prev_cpu != c) {
+      pelt::attach(cs.avg, ts.avg, ts.spec.weight);
+    } else {
+      pelt::update_task(pelt_now(c), ts.avg, false, false, ts.spec.weight);
+    }
+    ts.sleeping = false;
+    ts.forked = false;
+    ts.prev_cpu = c;
+    if (!ts.hog) ts.left += ts.spec.work;
+    ts.runnable_since = now_;
+    // place_entity(), roughly: a waking task starts no earlier than the queue's minimum.
+    ts.vruntime = std::max(ts.vruntime, cs.min_vruntime);
+    pelt::util_est_enqueue(cs.avg, ts.avg);
+    snap_.enqueue_task(t, c);
+    cs.weight += ts.spec.weight;
+    ++cs.nr;
+    s.idle_stamp = 0;
+    ++metrics_.wakeups;
+    sync_task(t);
+    update_pelt(c);
+    if (was_idle) {
+      start_tick(c);
+      set_curr(c, t);
+    }
+    schedule_cpu(c);
+  }
+
+  // -- balancing ------------------------------------------------------------------------
+  using reason = sim_balance;
+
+  // Applies what a balance did to the snapshot: PELT detach/attach and vruntime for every
+  // moved task, the CPUs' running tasks, and newly idle balances for CPUs it emptied.
+  constexpr void apply(const result_type& r, std::size_t balancing_cpu, reason why) {
+    (void)balancing_cpu;
+    cpumask<max_cpus> emptied;
+    for (const migration& m : r.migrations) {
+      if (!log_.try_push_back(sim_migration{now_, why, m})) ++dropped_;
+      const std::uint32_t t = m.task;
+      task_sim& ts = tasks_[t];
+      cpu_sim& src = cpus_[m.src];
+      cpu_sim& dst = cpus_[m.dst];
+      if (why == reason::affinity) {
+        // counted by set_affinity
+      } else if (m.reason == migration_reason::active) ++metrics_.migrations_active;
+      else if (why == reason::nohz) ++metrics_.migrations_nohz;
+      else if (m.reason == migration_reason::newidle || why == reason::newidle) ++metrics_.migrations_newidle;
+      else ++metrics_.migrations_periodic;
+      // Leaving the source (detach_task with DO_DETACH).
+      if (src.curr == t) {
+        account_curr(m.src);
+        src.curr = no_task;
+      } else {
+        update_pelt(m.src, t);
+      }
+      pelt::util_est_dequeue(src.avg, ts.avg);
+      pelt::detach(src.avg, ts.avg, ts.spec.weight);
+      src.weight -= ts.spec.weight;
+      --src.nr;
+      sync_cpu(m.src);
+      ts.vruntime = ts.vruntime - std::min(ts.vruntime, src.min_vruntime) + dst.min_vruntime;
+      // Joining the destination (attach_task with DO_ATTACH).
+      update_pelt(m.dst);
+      pelt::attach(dst.avg, ts.avg, ts.spec.weight);
+      pelt::util_est_enqueue(dst.avg, ts.avg);
+      dst.weight += ts.spec.weight;
+      ++dst.nr;
+      ts.prev_cpu = m.dst;
+      sync_task(t);
+      sync_cpu(m.dst);
+      if (src.curr == no_task) emptied.set(m.src);
+      if (dst.curr == no_task) {
+        snap_.cpus[m.dst].idle_stamp = 0;
+        start_tick(m.dst);
+        set_curr(m.dst, t);
+      } else {
+        snap_.set_curr(dst.curr);
+      }
+      schedule_cpu(m.dst);
+    }
+    for (std::size_t c : emptied) {
+      if (cpus_[c].curr != no_task) continue;
+      after_dequeue(c);
+      schedule_cpu(c);
+    }
+  }
+
+  // kernel: nohz_balancer_kick() on a busy CPU's tick.
+  constexpr void nohz_balancer_kick(std::size_t c) {
+    if (cpus_[c].curr == no_task || nohz_idle_.empty()) return;
+    const jiffies_t j = jiffies();
+    bool stats = nohz_has_blocked_ && j > nohz_next_blocked_;
+    bool balance = false;
+    if (j >= nohz_next_balance_) {
+      const cpu_state& s = snap_.cpus[c];
+      if (s.nr_running >= 2) balance = true;
+      else if (s.h_nr_runnable >= 1 && balancer_.tree().nr_domains(c) != 0 &&
+               s.capacity * balancer_.tree().domain_of(c, 0).imbalance_pct < s.arch_capacity * 100)
+        balance = true;
+      else if (asym_) balance = s.misfit_task_load != 0;
+      else balance = llc_busy_cpus(c) > 1;
+    }
+    if (!stats && !balance) return;
+    if (balance) stats = true;  // a balance kick carries the statistics kick
+    kick_ilb(c, stats, balance);
+  }
+
+  constexpr std::size_t llc_busy_cpus(std::size_t c) const {
+    const tree_type& tree = balancer_.tree();
+    const int llc = tree.sd_llc(c);
+    if (llc < 0) return 0;
+    std::size_t n = 0;
+    for (std::size_t o : tree.span(tree.domain_of(c, static_cast<std::size_t>(llc))))
+      if (!nohz_idle_.test(o)) ++n;
+    return n;
+  }
+
+  // kernel: kick_ilb() and _nohz_idle_balance() on the chosen CPU, at once.
+  constexpr void kick_ilb(std::size_t kicker, bool stats, bool balance) {
+    if (balance) nohz_next_balance_ = jiffies() + 1;
+    std::size_t ilb = no_cpu;
+    for (std::size_t c : nohz_idle_)
+      if (c != kicker && snap_.cpus[c].is_idle()) {
+        ilb = c;
+        break;
+      }
+    if (ilb == no_cpu) return;
+    ++metrics_.nohz_kicks;
+    if (stats) nohz_has_blocked_ = false;
+    const jiffies_t j = jiffies();
+    jiffies_t next_balance = j + 60 * static_cast<jiffies_t>(P::balance_tuning.hz);
+    bool update_next = false;
+    const cpumask<max_cpus> idle = nohz_idle_;
+    for (std::size_t c : idle.wrap(ilb + 1 < max_cpus ? ilb + 1 : 0)) {
+      if (!snap_.cpus[c].is_idle()) continue;
+      if (cpus_[ilb].curr != no_task) {  // the ilb CPU got work: stop here
+        if (stats) nohz_has_blocked_ = true;
+        return;
+      }
+      if (stats) update_pelt(c);  // update_nohz_stats(): blocked averages
+      if (j >= state_.cpus[c].next_balance && balance) apply(balancer_.on_tick(c, now_, snap_, state_), c, reason::nohz);
+      if (next_balance > state_.cpus[c].next_balance) {
+        next_balance = state_.cpus[c].next_balance;
+        update_next = true;
+      }
+    }
+    if (update_next) nohz_next_balance_ = next_balance;
+    if (stats) nohz_next_blocked_ = j + msecs_to_jiffies(pelt::load_avg_period, P::balance_tuning.hz);
+  }
+
+  // -- metrics --------------------------------------------------------------------------
+  // The Wasted Cores measure, sampled at every jiffy boundary up to `t`: idle CPUs that a
+  // task waiting on another CPU may run on.
+  constexpr void sample_until(nanoseconds t) {
+    const nanoseconds tick = tick_length();
+    while (next_sample_ <= t) {
+      cpumask<max_cpus> wanted;
+      for (std::size_t c : balancer_.tree().cpu_map())
+        for (std::uint32_t q = snap_.head(c); q != no_task; q = snap_.next(q))
+          if (q != cpus_[c].curr) wanted |= snap_.task_at(q).allowed;
+      std::size_t n = 0;
+      for (std::size_t c : wanted & balancer_.tree().cpu_map())
+        if (cpus_[c].curr == no_task) ++n;
+      metrics_.idle_while_waiting += static_cast<nanoseconds>(n) * tick;
+      next_sample_ += tick;
+    }
+  }
+
+  balancer<P, L> balancer_;
+  snapshot<L> snap_{};
+  balance_state<P, L> state_{};
+  detail::event_queue<max_cpus + max_tasks> events_{};
+  std::array<cpu_sim, max_cpus> cpus_{};
+  std::array<task_sim, max_tasks> tasks_{};
+  cpumask<max_cpus> nohz_idle_{};
+  jiffies_t nohz_next_balance_ = 0;
+  jiffies_t nohz_next_blocked_ = 0;
+  bool nohz_has_blocked_ = false;
+  bool asym_ = false;
+  nanoseconds now_ = 0;
+  nanoseconds next_sample_ = 0;
+  sim_metrics metrics_{};
+  static_vector<sim_migration, LogCapacity> log_{};
+  std::uint64_t dropped_ = 0;
+};
+
+}  // namespace balancekit::model

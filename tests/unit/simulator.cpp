@@ -1,0 +1,192 @@
+// The time-driven simulator on small machines: what a tick, a fork, a release from
+// pinning, a periodic task and a shared CPU do, with expectations from the kernel's rules
+// (derivations in the comments) and the conservation laws every run obeys.
+#include <balancekit/balancer.hpp>
+#include <balancekit/model/simulator.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "support/balance_machine.hpp"
+
+using namespace balancekit;
+using L = small_limits;
+using mask = cpumask<L::max_cpus>;
+using sim_t = model::simulator<linux_defaults, L>;
+
+namespace {
+
+constexpr nanoseconds ms = 1'000'000;
+
+struct bench {
+  std::unique_ptr<test::balance_machine<L>> m = std::make_unique<test::balance_machine<L>>();
+  std::unique_ptr<sim_t> sim;
+  explicit bench(const machine_spec& spec) {
+    REQUIRE(test::build_balance_machine(spec, *m).empty());
+    sim = std::make_unique<sim_t>(*m->tree);
+    sim->reset();
+  }
+};
+
+model::sim_task<L> hog(std::uint64_t id, mask allowed = ~mask{}) {
+  model::sim_task<L> t;
+  t.id = id;
+  t.allowed = allowed;
+  return t;
+}
+
+// Every run: each task's CPU time is what the CPUs were busy with, no CPU worked more than
+// the time that passed, and every queued task sits on an allowed CPU of the map.
+void check_conservation(const sim_t& s) {
+  nanoseconds total = 0;
+  for (std::uint32_t t = 0; t < s.snap().tasks().size(); ++t) {
+    total += s.runtime(t);
+    if (s.snap().queued(t)) {
+      CHECK(s.snap().task_at(t).allowed.test(s.snap().cpu_of(t)));
+      CHECK(s.tree().cpu_map().test(s.snap().cpu_of(t)));
+    }
+  }
+  CHECK(total == s.metrics().busy_cpu_time);
+  CHECK(s.metrics().busy_cpu_time <= static_cast<nanoseconds>(s.tree().cpu_map().weight()) * s.now());
+  std::size_t queued = 0;
+  for (std::size_t c : s.tree().cpu_map()) {
+    queued += s.snap().queue_length(c);
+    CHECK(s.snap().cpus[c].nr_running == s.snap().queue_length(c));
+    CHECK((s.running(c) == no_task) == (s.snap().queue_length(c) == 0));
+    if (s.running(c) == no_task) CHECK(s.tick_stopped(c));
+  }
+  std::size_t awake = 0;
+  for (std::uint32_t t = 0; t < s.snap().tasks().size(); ++t) awake += s.snap().queued(t) ? 1U : 0U;
+  CHECK(queued == awake);
+}
+
+}  // namespace
+
+TEST_CASE("A hog alone runs all the time and its util_avg converges to 1024", "[simulator]") {
+  bench b({"l3:1 core:2 pu:1"});
+  REQUIRE(b.sim->spawn(hog(1), 0) == 0);
+  b.sim->run_until(1000 * ms);
+  // Forked at 0 on an idle machine: the fork path picks an idle CPU and it runs from 0.
+  CHECK(b.sim->runtime(0) == 1000 * ms);
+  // After 1 s (about 31 half-lives) of running, util_avg is within 1 % of 1024.
+  CHECK(b.sim->task_avg(0).util_avg >= 1014);
+  const std::size_t c = b.sim->snap().cpu_of(0);
+  CHECK(b.sim->cpu_avg(c).util_avg >= 1014);
+  CHECK(b.sim->snap().cpus[c].util == b.sim->cpu_avg(c).util_avg);
+  // The other CPU never woke: its tick stayed stopped.
+  CHECK(b.sim->tick_stopped(1 - c));
+  check_conservation(*b.sim);
+}
+
+TEST_CASE("Two hogs pinned to one CPU share it by weight, and PELT sees half each", "[simulator]") {
+  bench b({"l3:1 core:2 pu:1"});
+  model::sim_task<L> heavy = hog(1, mask::of(0));
+  heavy.weight = 2048;
+  REQUIRE(b.sim->spawn(heavy, 0) == 0);
+  REQUIRE(b.sim->spawn(hog(2, mask::of(0)), 0) == 1);
+  b.sim->run_until(2000 * ms);
+  // vruntime advances by delta · 1024 / weight: the 2048 task gets two thirds of the CPU,
+  // within one tick (4 ms at HZ 250) of switching granularity.
+  const double share = static_cast<double>(b.sim->runtime(0)) / static_cast<double>(2000 * ms);
+  CHECK(share > 0.66 - 0.01);
+  CHECK(share < 0.67 + 0.01);
+  // A task's util_avg follows the share of time it runs: about 2/3 and 1/3 of 1024, give
+  // or take the ripple of 4 ms slices (a few %). The rq's util is the sum: about 1024.
+  CHECK(b.sim->task_avg(0).util_avg > 640);
+  CHECK(b.sim->task_avg(0).util_avg < 730);
+  CHECK(b.sim->task_avg(1).util_avg > 300);
+  CHECK(b.sim->task_avg(1).util_avg < 385);
+  CHECK(b.sim->cpu_avg(0).util_avg >= 1000);
+  CHECK(b.sim->snap().cpus[1].nr_running == 0);
+  check_conservation(*b.sim);
+}
+
+TEST_CASE("Forked hogs spread over idle CPUs through the fork slow path", "[simulator]") {
+  bench b({"l3:1 core:4 pu:1"});
+  for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(b.sim->spawn(hog(i + 1), 0) != no_task);
+  b.sim->run_until(500 * ms);
+  // sched_balance_find_dst_cpu() takes an idle CPU for each new task, so no balance is
+  // needed: each CPU runs one hog and nothing ever migrated.
+  for (std::size_t c = 0; c < 4; ++c) CHECK(b.sim->snap().cpus[c].nr_running == 1);
+  CHECK(b.sim->metrics().migrations_periodic + b.sim->metrics().migrations_newidle +
+            b.sim->metrics().migrations_active + b.sim->metrics().migrations_nohz ==
+        0);
+  check_conservation(*b.sim);
+}
+
+TEST_CASE("Hogs released from CPU 0 spread by idle balancing, kicked from the busy CPU's tick", "[simulator]") {
+  bench b({"l3:1 core:4 pu:1"});
+  for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(b.sim->spawn(hog(i + 1, mask::of(0)), 0) == i);
+  b.sim->run_until(100 * ms);
+  CHECK(b.sim->snap().cpus[0].nr_running == 4);
+  for (std::uint32_t t = 0; t < 4; ++t) REQUIRE(b.sim->set_affinity(t, ~mask{}));
+  b.sim->run_until(1100 * ms);
+  // CPUs 1-3 are tickless idle; only CPU 0 ticks. Its tick sees nr_running >= 2 and kicks
+  // the idle load balancer, which balances MC on behalf of the idle CPUs: each pulls one.
+  for (std::size_t c = 0; c < 4; ++c) CHECK(b.sim->snap().cpus[c].nr_running == 1);
+  CHECK(b.sim->metrics().nohz_kicks > 0);
+  CHECK(b.sim->metrics().migrations_nohz >= 3);
+  check_conservation(*b.sim);
+}
+
+TEST_CASE("A periodic light task's util_avg settles at its duty cycle and util_est remembers it", "[simulator]") {
+  bench b({"l3:1 core:2 pu:1"});
+  model::sim_task<L> light;
+  light.id = 1;
+  light.work = 1 * ms;
+  light.period = 4 * ms;
+  REQUIRE(b.sim->spawn(light, 0) == 0);
+  b.sim->run_until(1000 * ms);
+  // 1 ms of every 4 on a full-size CPU: util_avg ripples around 1024 / 4 = 256 (the PELT
+  // sum gains for 1 ms and decays for 3: ±5 % or so); 250 activations ran.
+  CHECK(b.sim->metrics().activations >= 249);
+  CHECK(b.sim->task_avg(0).util_avg > 230);
+  CHECK(b.sim->task_avg(0).util_avg < 285);
+  const std::uint64_t est = model::pelt::task_util_est_ewma(b.sim->task_avg(0));
+  CHECK(est > 230);
+  CHECK(est < 285);
+  check_conservation(*b.sim);
+}
+
+TEST_CASE("Work on a CPU of half capacity progresses at half speed, and PELT's clock with it", "[simulator]") {
+  bench b({"l3:1 core:2 pu:1", "", "0:512"});
+  REQUIRE(b.sim->spawn(hog(1, mask::of(0)), 0) == 0);
+  b.sim->run_until(1000 * ms);
+  CHECK(b.sim->metrics().work_done == 500 * ms);
+  // PELT time ran at half speed: 500 ms of PELT time is over 15 half-lives: util near 1024
+  // — a hog fills even a little CPU, which is what makes it a misfit there.
+  CHECK(b.sim->task_avg(0).util_avg >= 1000);
+  check_conservation(*b.sim);
+}
+
+TEST_CASE("The same inputs give the same run", "[simulator][determinism]") {
+  auto run = [] {
+    bench b({"l3:2 core:4 pu:2"});
+    for (std::uint64_t i = 0; i < 12; ++i) {
+      model::sim_task<L> t = hog(i + 1, mask::of(0));
+      if (i % 3 == 0) {
+        t.work = 2 * ms;
+        t.period = (5 + static_cast<nanoseconds>(i)) * ms;
+      }
+      REQUIRE(b.sim->spawn(t, 0, static_cast<nanoseconds>(i) * ms) == i);
+    }
+    b.sim->run_until(50 * ms);
+    for (std::uint32_t t = 0; t < 12; ++t) b.sim->set_affinity(t, ~mask{});
+    b.sim->run_until(800 * ms);
+    check_conservation(*b.sim);
+    std::string out;
+    for (std::uint32_t t = 0; t < 12; ++t)
+      out += std::to_string(b.sim->snap().cpu_of(t)) + ':' + std::to_string(b.sim->runtime(t)) + ':' +
+             std::to_string(b.sim->task_avg(t).util_avg) + ' ';
+    const auto& m = b.sim->metrics();
+    out += std::to_string(m.migrations_periodic) + ' ' + std::to_string(m.migrations_newidle) + ' ' +
+           std::to_string(m.migrations_nohz) + ' ' + std::to_string(m.wakeup_latency_sum);
+    return out;
+  };
+  const std::string a = run();
+  CHECK(a == run());
+}
