@@ -41,4 +41,7 @@ struct loaded {
   std::vector<std::string> notes;
 };
 
+/// The machine the options describe (main.cpp). Bad input throws `bad_input`.
+loaded load_machine(const topology_options& o);
+
 }  // namespace bkcli

@@ -24,6 +24,7 @@
 #include "cli_common.hpp"
 #include "print_topology.hpp"
 #include "simulate.hpp"
+#include "simulate_time.hpp"
 
 namespace {
 
@@ -57,8 +58,9 @@ const CLI::Validator non_negative(
     },
     "", "NON-NEGATIVE");
 
+}  // namespace
 
-loaded load_machine(const topology_options& o) {
+loaded bkcli::load_machine(const topology_options& o) {
   loaded out;
   const bool hwloc_source = !o.hwloc_xml.empty() || !o.hwloc_fsroot.empty() || o.host;
   if (hwloc_source) {
@@ -102,6 +104,8 @@ loaded load_machine(const topology_options& o) {
   if (status s = make_topology(spec, *out.topology); !s) fail(std::string(s.error_value().message.view()));
   return out;
 }
+
+namespace {
 
 hw_level parse_depth(const std::string& d) {
   for (hw_level l : hw_levels)
@@ -347,6 +351,33 @@ int main(int argc, char** argv) {
       ->check(non_negative)
       ->capture_default_str();
 
+  simulate_options sim;
+  auto* simulate_cmd = app.add_subcommand(
+      "simulate", "Run the time-driven simulator on a workload: ticks, PELT, newly idle and nohz idle balances");
+  add_machine_options(*simulate_cmd, sim.machine);
+  simulate_cmd->add_option("--workload", sim.workload,
+                           "hogs (CPU hogs), light (periodic tasks: --work-us every --period-us) or mixed (both)")
+      ->capture_default_str();
+  simulate_cmd->add_option("--rules", sim.rules, "linux (Linux v6.16), min-load (Wasted Cores fix) or ipanema (steal)")
+      ->capture_default_str();
+  simulate_cmd->add_option("--tasks", sim.tasks,
+                           "Tasks (hogs: default 1.5 per online CPU; light: 1 per CPU; mixed: the hogs, default 0.5 per CPU)")
+      ->check(non_negative);
+  simulate_cmd->add_option("--light", sim.light, "For mixed: light tasks (default: 1 per online CPU)")->check(non_negative);
+  simulate_cmd->add_option("--work-us", sim.work_us, "A light task's CPU time per period, in us at capacity 1024")
+      ->capture_default_str();
+  simulate_cmd->add_option("--period-us", sim.period_us, "A light task's period, in us")->capture_default_str();
+  simulate_cmd->add_option("--start", sim.start,
+                           "released (pinned to --start-cpu, released after 20 ms) or forked (from --start-cpu)")
+      ->capture_default_str();
+  simulate_cmd->add_option("--start-cpu", sim.start_cpu, "The CPU the tasks start from")
+      ->check(non_negative)
+      ->capture_default_str();
+  simulate_cmd->add_option("--seconds", sim.seconds, "Simulated seconds")->capture_default_str();
+  simulate_cmd->add_option("--step-ms", sim.step_ms, "Timeline sampling step, in simulated ms")->capture_default_str();
+  simulate_cmd->add_option("--format", sim.format, "table, csv (the timeline) or json (metrics and timeline)")
+      ->capture_default_str();
+
   place_options plc;
   auto* place_cmd = app.add_subcommand(
       "place", "Print each CPU's packing buddy (seed 000): the seed's conf0/conf1/conf2 or Guittot's topology rule");
@@ -365,6 +396,7 @@ int main(int argc, char** argv) {
     if (*machines_cmd) return run_machines();
     if (*balance_cmd) return run_balance(bal);
     if (*place_cmd) return run_place(plc);
+    if (*simulate_cmd) return run_simulate(sim);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -190,3 +190,24 @@ TEST_CASE("The same inputs give the same run", "[simulator][determinism]") {
   const std::string a = run();
   CHECK(a == run());
 }
+
+TEST_CASE("The latency histogram has eight buckets per power of two and reports upper bounds", "[simulator]") {
+  using H = model::latency_histogram;
+  // Below 8 each value has its bucket; 8..15 are buckets 8..15 (exact); 16 and 17 share
+  // bucket 16 (width 2), 1000 = 0b1111101000: e = 9, mantissa (1000 >> 6) = 15 → bucket
+  // 8 + 6·8 + 7 = 63, covering 960..1023.
+  STATIC_REQUIRE(H::bucket_of(7) == 7);
+  STATIC_REQUIRE(H::bucket_of(15) == 15);
+  STATIC_REQUIRE(H::bucket_of(16) == 16);
+  STATIC_REQUIRE(H::bucket_of(17) == 16);
+  STATIC_REQUIRE(H::bucket_of(1000) == 63);
+  STATIC_REQUIRE(H::upper_bound(63) == 1023);
+  STATIC_REQUIRE(H::upper_bound(16) == 17);
+  H h;
+  for (std::uint64_t v = 1; v <= 100; ++v) h.add(v * 1000);
+  // The 50th value is 50000: bucket of 49152..53247 (e = 15, width 4096).
+  CHECK(h.quantile(0.5) == 53247);
+  CHECK(h.quantile(0.99) == 106495);  // 99000 lies in 98304..106495
+  CHECK(h.quantile(1.0) == 106495);
+  CHECK(H{}.quantile(0.5) == 0);
+}

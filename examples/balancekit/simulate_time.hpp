@@ -1,0 +1,32 @@
+// `balancekit simulate`: the time-driven simulator on a named workload, with a metrics
+// table, a CSV timeline or one JSON object.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "cli_common.hpp"
+
+namespace bkcli {
+
+struct simulate_options {
+  topology_options machine;
+  std::string workload = "hogs";
+  std::string rules = "linux";
+  std::optional<std::size_t> tasks;  // default: 1.5 per CPU for hogs, 1 per CPU for light
+  std::size_t light = 0;             // for mixed: the light tasks beside the hogs
+  double work_us = 1000;
+  double period_us = 10000;
+  std::string start = "released";
+  std::size_t start_cpu = 0;
+  double seconds = 2;
+  double step_ms = 100;
+  std::string format = "table";
+};
+
+/// Checks the options, loads the machine, runs, prints. Bad input throws `bad_input`.
+int run_simulate(const simulate_options& o);
+
+}  // namespace bkcli

@@ -1,0 +1,90 @@
+/// \file
+/// Named workloads for the simulator, in code: each is a parameter struct and a function
+/// that spawns its tasks. `run_workload` drives a simulator through a workload's phases
+/// (tasks pinned to their start CPU are released after `release_after`), calling back
+/// every `step` of simulated time so that a caller can sample or show progress.
+///
+/// Built so far: CPU hogs and light periodic tasks (run `work` of every `period`). The
+/// message-passing groups, waker/wakee pairs, fork/exit churn and the Wasted Cores
+/// scenarios of docs/simulator.md are still to come.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <balancekit/core/cpumask.hpp>
+#include <balancekit/core/index.hpp>
+#include <balancekit/core/limits.hpp>
+#include <balancekit/core/units.hpp>
+#include <balancekit/model/simulator.hpp>
+
+namespace balancekit::model {
+
+/// How the tasks of a workload start.
+enum class start_mode : std::uint8_t {
+  released,  ///< pinned to the start CPU, then released all at once (as `taskset` would)
+  forked,    ///< forked from the start CPU and placed by the pack
+};
+
+/// A workload: `hogs` CPU hogs and `light` periodic tasks (run `work` every `period`), all
+/// started from `start_cpu`. Light tasks start staggered over their period, in task order.
+struct workload {
+  std::size_t hogs = 0;
+  std::size_t light = 0;
+  nanoseconds work = 1'000'000;
+  nanoseconds period = 10'000'000;
+  std::uint64_t weight = nice_0_load;
+  std::size_t start_cpu = 0;
+  start_mode start = start_mode::released;
+  nanoseconds release_after = 20'000'000;
+};
+
+/// Spawns the workload's tasks into `sim` (ids 0, 1, …: hogs first). Returns false when
+/// the simulator is full or the start CPU is not in the map.
+template <class P, limits_pack L, std::size_t N>
+constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
+  if (!sim.tree().cpu_map().test(w.start_cpu)) return false;
+  const cpumask<L::max_cpus> first =
+      w.start == start_mode::released ? cpumask<L::max_cpus>::of(w.start_cpu) : ~cpumask<L::max_cpus>{};
+  std::uint64_t id = 0;
+  for (std::size_t i = 0; i < w.hogs; ++i) {
+    sim_task<L> t;
+    t.id = id++;
+    t.weight = w.weight;
+    t.allowed = first;
+    if (sim.spawn(t, w.start_cpu) == no_task) return false;
+  }
+  for (std::size_t i = 0; i < w.light; ++i) {
+    sim_task<L> t;
+    t.id = id++;
+    t.weight = w.weight;
+    t.allowed = first;
+    t.work = w.work;
+    t.period = w.period;
+    const nanoseconds offset = w.light != 0 ? w.period * static_cast<nanoseconds>(i) / static_cast<nanoseconds>(w.light) : 0;
+    if (sim.spawn(t, w.start_cpu, sim.now() + offset) == no_task) return false;
+  }
+  return true;
+}
+
+/// Runs `sim` through `w` until `until`, calling `on_step(now)` after every `step`.
+template <class P, limits_pack L, std::size_t N, class OnStep>
+constexpr bool run_workload(simulator<P, L, N>& sim, const workload& w, nanoseconds until, nanoseconds step,
+                            OnStep&& on_step) {
+  if (!spawn(sim, w)) return false;
+  bool released = w.start != start_mode::released;
+  for (nanoseconds t = sim.now() + step; sim.now() < until; t += step) {
+    if (t > until) t = until;
+    if (!released && t >= w.release_after) {
+      sim.run_until(w.release_after);
+      for (std::uint32_t i = 0; i < sim.snap().tasks().size(); ++i) sim.set_affinity(i, ~cpumask<L::max_cpus>{});
+      released = true;
+    }
+    sim.run_until(t);
+    on_step(sim.now());
+  }
+  return true;
+}
+
+}  // namespace balancekit::model
