@@ -5,3 +5,4 @@
 #include <balancekit/model/pelt.hpp>
 #include <balancekit/model/simulator.hpp>
 #include <balancekit/model/system.hpp>
+#include <balancekit/model/workloads.hpp>
