@@ -283,6 +283,27 @@ int run_place(const place_options& o) {
   return 0;
 }
 
+void add_simulate_options(CLI::App& cmd, simulate_options& o) {
+  add_machine_options(cmd, o.machine);
+  cmd.add_option("--workload", o.workload,
+                 "hogs (CPU hogs), light (periodic tasks: --work-us every --period-us), mixed (both) or pairs "
+                 "(ping-pong pairs: --work-us a turn)")
+      ->capture_default_str();
+  cmd.add_option("--tasks", o.tasks,
+                 "Tasks (hogs: default 1.5 per online CPU; light and pairs: 1 per CPU; mixed: the hogs, default 0.5 "
+                 "per CPU)")
+      ->check(non_negative);
+  cmd.add_option("--light", o.light, "For mixed: light tasks (default: 1 per online CPU)")->check(non_negative);
+  cmd.add_option("--work-us", o.work_us, "A light task's CPU time per period, in us at capacity 1024")->capture_default_str();
+  cmd.add_option("--period-us", o.period_us, "A light task's period, in us")->capture_default_str();
+  cmd.add_option("--start", o.start, "released (pinned to --start-cpu, released after 20 ms) or forked (from --start-cpu)")
+      ->capture_default_str();
+  cmd.add_option("--start-cpu", o.start_cpu, "The CPU the tasks start from")->check(non_negative)->capture_default_str();
+  cmd.add_option("--seconds", o.seconds, "Simulated seconds")->capture_default_str();
+  cmd.add_option("--step-ms", o.step_ms, "Timeline sampling step, in simulated ms")->capture_default_str();
+  cmd.add_option("--format", o.format, "table, csv (simulate: the timeline) or json")->capture_default_str();
+}
+
 int run_machines() {
   for (const auto& m : machines::all)
     fmt::print("{:<10} {}{}\n           --spec \"{}\"\n", m.name, m.summary,
@@ -354,29 +375,16 @@ int main(int argc, char** argv) {
   simulate_options sim;
   auto* simulate_cmd = app.add_subcommand(
       "simulate", "Run the time-driven simulator on a workload: ticks, PELT, newly idle and nohz idle balances");
-  add_machine_options(*simulate_cmd, sim.machine);
-  simulate_cmd->add_option("--workload", sim.workload,
-                           "hogs (CPU hogs), light (periodic tasks: --work-us every --period-us) or mixed (both)")
-      ->capture_default_str();
+  add_simulate_options(*simulate_cmd, sim);
   simulate_cmd->add_option("--rules", sim.rules, "linux (Linux v6.16), min-load (Wasted Cores fix) or ipanema (steal)")
       ->capture_default_str();
-  simulate_cmd->add_option("--tasks", sim.tasks,
-                           "Tasks (hogs: default 1.5 per online CPU; light: 1 per CPU; mixed: the hogs, default 0.5 per CPU)")
-      ->check(non_negative);
-  simulate_cmd->add_option("--light", sim.light, "For mixed: light tasks (default: 1 per online CPU)")->check(non_negative);
-  simulate_cmd->add_option("--work-us", sim.work_us, "A light task's CPU time per period, in us at capacity 1024")
-      ->capture_default_str();
-  simulate_cmd->add_option("--period-us", sim.period_us, "A light task's period, in us")->capture_default_str();
-  simulate_cmd->add_option("--start", sim.start,
-                           "released (pinned to --start-cpu, released after 20 ms) or forked (from --start-cpu)")
-      ->capture_default_str();
-  simulate_cmd->add_option("--start-cpu", sim.start_cpu, "The CPU the tasks start from")
-      ->check(non_negative)
-      ->capture_default_str();
-  simulate_cmd->add_option("--seconds", sim.seconds, "Simulated seconds")->capture_default_str();
-  simulate_cmd->add_option("--step-ms", sim.step_ms, "Timeline sampling step, in simulated ms")->capture_default_str();
-  simulate_cmd->add_option("--format", sim.format, "table, csv (the timeline) or json (metrics and timeline)")
-      ->capture_default_str();
+  simulate_options cmp;
+  std::string policies = "linux,min-load,ipanema";
+  auto* compare_cmd = app.add_subcommand(
+      "compare", "Run one workload in the simulator under several policies and compare them in one table");
+  add_simulate_options(*compare_cmd, cmp);
+  compare_cmd->add_option("--policies", policies, "Comma-separated rules: linux, min-load, ipanema")->capture_default_str();
+  auto* list_cmd = app.add_subcommand("list", "List the machines, workloads and policies");
 
   place_options plc;
   auto* place_cmd = app.add_subcommand(
@@ -397,6 +405,8 @@ int main(int argc, char** argv) {
     if (*balance_cmd) return run_balance(bal);
     if (*place_cmd) return run_place(plc);
     if (*simulate_cmd) return run_simulate(sim);
+    if (*compare_cmd) return run_compare(cmp, policies);
+    if (*list_cmd) return run_list();
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

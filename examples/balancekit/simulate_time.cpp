@@ -71,14 +71,21 @@ std::uint64_t migrations_of(const Sim& s) {
   return m.migrations_periodic + m.migrations_newidle + m.migrations_active + m.migrations_nohz;
 }
 
+struct run_result {
+  nlohmann::json metrics;
+  std::vector<sample> timeline;
+  std::uint64_t wakeups = 0;
+  double latency_mean_us = 0;
+};
+
 template <class P>
-int simulate_with(const simulate_options& o, const model::workload& w, const loaded& m, const cli_domains& tree) {
+run_result run_one(const simulate_options& o, const model::workload& w, const cli_domains& tree, progress& bar,
+                   double progress_offset_s) {
   auto sim = std::make_unique<model::simulator<P, L>>(tree);
   sim->reset();
   const auto until = static_cast<nanoseconds>(std::llround(o.seconds * ns_per_s));
   const auto step = static_cast<nanoseconds>(std::llround(o.step_ms * 1e6));
-  std::vector<sample> timeline;
-  progress bar(o.seconds);
+  run_result out;
   const bool ok = model::run_workload(*sim, w, until, step, [&](nanoseconds now) {
     sample s;
     s.time_s = static_cast<double>(now) / ns_per_s;
@@ -91,17 +98,22 @@ int simulate_with(const simulate_options& o, const model::workload& w, const loa
       s.overloaded += nr >= 2 ? 1U : 0U;
     }
     s.work_conserving = !check::work_conservation(tree.cpu_map(), sim->snap()).found;
-    timeline.push_back(s);
-    bar.show(s.time_s);
+    out.timeline.push_back(s);
+    bar.show(progress_offset_s + s.time_s);
   });
   if (!ok) fail(fmt::format("the workload does not fit: {} tasks, start CPU {}", w.hogs + w.light, w.start_cpu));
 
   const auto& mt = sim->metrics();
   const double elapsed = static_cast<double>(mt.elapsed) / ns_per_s;
-  const double lat_mean = mt.wakeup_latency.total != 0
-                              ? static_cast<double>(mt.wakeup_latency_sum) / static_cast<double>(mt.wakeup_latency.total) / 1e3
-                              : 0.0;
-  nlohmann::json metrics = {
+  const auto quantile = [&](double q) {
+    return static_cast<double>(std::min<std::uint64_t>(mt.wakeup_latency.quantile(q),
+                                                       static_cast<std::uint64_t>(mt.wakeup_latency_max))) / 1e3;
+  };
+  out.wakeups = mt.wakeups;
+  out.latency_mean_us = mt.wakeup_latency.total != 0 ? static_cast<double>(mt.wakeup_latency_sum) /
+                                                           static_cast<double>(mt.wakeup_latency.total) / 1e3
+                                                     : 0.0;
+  out.metrics = {
       {"elapsed_s", elapsed},
       {"work_done_cpu_s", static_cast<double>(mt.work_done) / ns_per_s},
       {"throughput_cpus", elapsed > 0 ? static_cast<double>(mt.work_done) / ns_per_s / elapsed : 0.0},
@@ -110,11 +122,7 @@ int simulate_with(const simulate_options& o, const model::workload& w, const loa
       {"activations", mt.activations},
       {"wakeups", mt.wakeups},
       {"wakeup_latency_us",
-       {{"mean", lat_mean},
-        {"p50", static_cast<double>(std::min<std::uint64_t>(mt.wakeup_latency.quantile(0.5),
-                                                            static_cast<std::uint64_t>(mt.wakeup_latency_max))) / 1e3},
-        {"p99", static_cast<double>(std::min<std::uint64_t>(mt.wakeup_latency.quantile(0.99),
-                                                            static_cast<std::uint64_t>(mt.wakeup_latency_max))) / 1e3},
+       {{"mean", out.latency_mean_us}, {"p50", quantile(0.5)}, {"p99", quantile(0.99)},
         {"max", static_cast<double>(mt.wakeup_latency_max) / 1e3}}},
       {"migrations",
        {{"periodic", mt.migrations_periodic},
@@ -123,75 +131,103 @@ int simulate_with(const simulate_options& o, const model::workload& w, const loa
         {"nohz", mt.migrations_nohz},
         {"affinity", mt.affinity_migrations},
         {"wakeup", mt.wakeup_migrations}}},
+      {"messages",
+       {{"sent", mt.messages},
+        {"cross_llc_share", mt.messages != 0 ? static_cast<double>(mt.messages_cross_llc) / static_cast<double>(mt.messages) : 0.0},
+        {"cross_node_share",
+         mt.messages != 0 ? static_cast<double>(mt.messages_cross_node) / static_cast<double>(mt.messages) : 0.0}}},
       {"context_switches", mt.context_switches},
       {"nohz_kicks", mt.nohz_kicks},
   };
+  return out;
+}
 
-  if (o.format == "json") {
-    nlohmann::json out = {
-        {"machine", m.title},
-        {"rules", o.rules},
-        {"workload",
-         {{"name", o.workload},
+run_result run_rules(const std::string& rules, const simulate_options& o, const model::workload& w, const cli_domains& tree,
+                     progress& bar, double offset_s) {
+  if (rules == "min-load") return run_one<wasted_cores_rules>(o, w, tree, bar, offset_s);
+  if (rules == "ipanema") return run_one<ipanema_rules>(o, w, tree, bar, offset_s);
+  return run_one<linux_defaults>(o, w, tree, bar, offset_s);
+}
+
+nlohmann::json describe_workload(const simulate_options& o, const model::workload& w) {
+  return {{"name", o.workload},
           {"hogs", w.hogs},
           {"light", w.light},
+          {"pairs", w.pairs},
           {"work_us", static_cast<double>(w.work) / 1e3},
           {"period_us", static_cast<double>(w.period) / 1e3},
           {"start", o.start},
-          {"start_cpu", w.start_cpu}}},
-        {"seconds", o.seconds},
-        {"metrics", metrics},
-    };
-    nlohmann::json tl = nlohmann::json::array();
-    for (const sample& s : timeline)
-      tl.push_back({{"time_s", s.time_s},
-                    {"migrations", s.migrations},
-                    {"wakeups", s.wakeups},
-                    {"running_cpus", s.running},
-                    {"idle_cpus", s.idle},
-                    {"overloaded_cpus", s.overloaded},
-                    {"work_conserving", s.work_conserving}});
-    out["timeline"] = tl;
+          {"start_cpu", w.start_cpu}};
+}
+
+std::string workload_line(const simulate_options& o, const model::workload& w) {
+  std::string line;
+  auto add = [&](const std::string& part) { line += (line.empty() ? "" : ", ") + part; };
+  if (w.hogs != 0) add(fmt::format("{} hogs", w.hogs));
+  if (w.light != 0)
+    add(fmt::format("{} light tasks ({} us every {} us)", w.light, static_cast<double>(w.work) / 1e3,
+                    static_cast<double>(w.period) / 1e3));
+  if (w.pairs != 0) add(fmt::format("{} ping-pong pairs ({} us a turn)", w.pairs, static_cast<double>(w.work) / 1e3));
+  return fmt::format("{}, {} CPU {}", line, o.start == "released" ? "released from" : "forked from", w.start_cpu);
+}
+
+nlohmann::json timeline_json(const std::vector<sample>& timeline) {
+  nlohmann::json tl = nlohmann::json::array();
+  for (const sample& s : timeline)
+    tl.push_back({{"time_s", s.time_s},
+                  {"migrations", s.migrations},
+                  {"wakeups", s.wakeups},
+                  {"running_cpus", s.running},
+                  {"idle_cpus", s.idle},
+                  {"overloaded_cpus", s.overloaded},
+                  {"work_conserving", s.work_conserving}});
+  return tl;
+}
+
+void print_run(const simulate_options& o, const model::workload& w, const loaded& m, const run_result& r) {
+  const nlohmann::json& mj = r.metrics;
+  if (o.format == "json") {
+    nlohmann::json out = {{"machine", m.title},         {"rules", o.rules},   {"workload", describe_workload(o, w)},
+                          {"seconds", o.seconds},        {"metrics", mj},      {"timeline", timeline_json(r.timeline)}};
     fmt::print("{}\n", out.dump(2));
-    return 0;
+    return;
   }
   if (o.format == "csv") {
     fmt::print("time_s,migrations,wakeups,running_cpus,idle_cpus,overloaded_cpus,work_conserving\n");
-    for (const sample& s : timeline)
+    for (const sample& s : r.timeline)
       fmt::print("{:.3f},{},{},{},{},{},{}\n", s.time_s, s.migrations, s.wakeups, s.running, s.idle, s.overloaded,
                  s.work_conserving ? 1 : 0);
-    return 0;
+    return;
   }
   fmt::print("{}\n", m.title);
-  fmt::print("workload {}: {} hogs, {} light tasks ({} us every {} us), {} CPU {}; rules: {}; {} s simulated\n", o.workload,
-             w.hogs, w.light, static_cast<double>(w.work) / 1e3, static_cast<double>(w.period) / 1e3,
-             o.start == "released" ? "released from" : "forked from", w.start_cpu, o.rules, o.seconds);
+  fmt::print("workload {}: {}; rules: {}; {} s simulated\n", o.workload, workload_line(o, w), o.rules, o.seconds);
   fmt::print("{:>8} {:>10} {:>9} {:>8} {:>6} {:>6}  {}\n", "time s", "migrations", "wakeups", "running", "idle", "over", "I1");
-  for (const sample& s : timeline)
+  for (const sample& s : r.timeline)
     fmt::print("{:>8.2f} {:>10} {:>9} {:>8} {:>6} {:>6}  {}\n", s.time_s, s.migrations, s.wakeups, s.running, s.idle,
                s.overloaded, s.work_conserving ? "holds" : "violated");
+  const auto& mg = mj["migrations"];
   fmt::print("throughput: {:.3f} CPUs of work per second (work done {:.3f} CPU-s at capacity 1024)\n",
-             metrics["throughput_cpus"].get<double>(), metrics["work_done_cpu_s"].get<double>());
+             mj["throughput_cpus"].get<double>(), mj["work_done_cpu_s"].get<double>());
   fmt::print("busy CPUs on average: {:.2f}; idle while a task waited elsewhere: {:.3f} CPU-s\n",
-             metrics["busy_cpus_mean"].get<double>(), metrics["idle_while_waiting_cpu_s"].get<double>());
-  fmt::print("wakeups: {} (latency us: mean {:.1f}, p50 <= {:.1f}, p99 <= {:.1f}, max {:.1f})\n", mt.wakeups, lat_mean,
-             metrics["wakeup_latency_us"]["p50"].get<double>(), metrics["wakeup_latency_us"]["p99"].get<double>(),
-             metrics["wakeup_latency_us"]["max"].get<double>());
+             mj["busy_cpus_mean"].get<double>(), mj["idle_while_waiting_cpu_s"].get<double>());
+  fmt::print("wakeups: {} (latency us: mean {:.1f}, p50 <= {:.1f}, p99 <= {:.1f}, max {:.1f})\n", r.wakeups,
+             r.latency_mean_us, mj["wakeup_latency_us"]["p50"].get<double>(), mj["wakeup_latency_us"]["p99"].get<double>(),
+             mj["wakeup_latency_us"]["max"].get<double>());
   fmt::print("migrations: {} periodic, {} newly idle, {} active, {} by nohz idle balance; {} forced by affinity; {} "
              "wakeups placed off their previous CPU\n",
-             mt.migrations_periodic, mt.migrations_newidle, mt.migrations_active, mt.migrations_nohz,
-             mt.affinity_migrations, mt.wakeup_migrations);
-  fmt::print("context switches: {}; nohz kicks: {}\n", mt.context_switches, mt.nohz_kicks);
-  return 0;
+             mg["periodic"].get<std::uint64_t>(), mg["newidle"].get<std::uint64_t>(), mg["active"].get<std::uint64_t>(),
+             mg["nohz"].get<std::uint64_t>(), mg["affinity"].get<std::uint64_t>(), mg["wakeup"].get<std::uint64_t>());
+  if (w.pairs != 0)
+    fmt::print("messages: {} ({:.1f} % to another LLC, {:.1f} % to another node)\n", mj["messages"]["sent"].get<std::uint64_t>(),
+               100 * mj["messages"]["cross_llc_share"].get<double>(), 100 * mj["messages"]["cross_node_share"].get<double>());
+  fmt::print("context switches: {}; nohz kicks: {}\n", mj["context_switches"].get<std::uint64_t>(),
+             mj["nohz_kicks"].get<std::uint64_t>());
 }
 
-}  // namespace
-
-int run_simulate(const simulate_options& o) {
-  if (o.workload != "hogs" && o.workload != "light" && o.workload != "mixed")
-    fail(fmt::format("unknown --workload '{}' (choose hogs, light or mixed)", o.workload));
-  if (o.rules != "linux" && o.rules != "min-load" && o.rules != "ipanema")
-    fail(fmt::format("unknown --rules '{}' (choose linux, min-load or ipanema)", o.rules));
+// The options every simulator command shares, checked; the machine and the workload.
+model::workload check_and_describe(const simulate_options& o, const loaded& m) {
+  if (o.workload != "hogs" && o.workload != "light" && o.workload != "mixed" && o.workload != "pairs")
+    fail(fmt::format("unknown --workload '{}' (choose hogs, light, mixed or pairs)", o.workload));
   if (o.start != "released" && o.start != "forked") fail(fmt::format("unknown --start '{}' (choose released or forked)", o.start));
   if (o.format != "table" && o.format != "csv" && o.format != "json")
     fail(fmt::format("unknown --format '{}' (choose table, csv or json)", o.format));
@@ -200,7 +236,6 @@ int run_simulate(const simulate_options& o) {
   if (!(o.period_us >= 1)) fail(fmt::format("--period-us {} must be at least 1", o.period_us));
   if (!(o.work_us > 0) || o.work_us > o.period_us)
     fail(fmt::format("--work-us {} is not in (0, --period-us = {}]", o.work_us, o.period_us));
-  const loaded m = load_machine(o.machine);
   const auto& online = m.topology->online();
   if (!online.test(o.start_cpu))
     fail(fmt::format("--start-cpu {} is not an online CPU of this machine ({})", o.start_cpu, to_cpulist(online)));
@@ -212,18 +247,133 @@ int run_simulate(const simulate_options& o) {
     w.hogs = o.tasks.value_or(cpus / 2);
     w.light = o.light != 0 ? o.light : cpus;
   }
-  if (w.hogs + w.light > L::max_tasks)
-    fail(fmt::format("{} tasks are more than the simulator holds ({})", w.hogs + w.light, L::max_tasks));
+  if (o.workload == "pairs") {
+    const std::size_t n = o.tasks.value_or(cpus);
+    if (n < 2 || n % 2 != 0) fail(fmt::format("--tasks {} for pairs must be even and at least 2", n));
+    w.pairs = n / 2;
+  }
+  if (w.hogs + w.light + 2 * w.pairs > L::max_tasks)
+    fail(fmt::format("{} tasks are more than the simulator holds ({})", w.hogs + w.light + 2 * w.pairs, L::max_tasks));
   w.work = static_cast<nanoseconds>(std::llround(o.work_us * 1e3));
   w.period = static_cast<nanoseconds>(std::llround(o.period_us * 1e3));
   w.start_cpu = o.start_cpu;
   w.start = o.start == "released" ? model::start_mode::released : model::start_mode::forked;
+  return w;
+}
+
+std::unique_ptr<cli_domains> build_tree(const loaded& m) {
   auto tree = std::make_unique<cli_domains>();
   if (status s = cli_domains::build(*m.topology, balancer_domain_options(), *tree); !s)
     fail(std::string(s.error_value().message.view()));
-  if (o.rules == "min-load") return simulate_with<wasted_cores_rules>(o, w, m, *tree);
-  if (o.rules == "ipanema") return simulate_with<ipanema_rules>(o, w, m, *tree);
-  return simulate_with<linux_defaults>(o, w, m, *tree);
+  return tree;
+}
+
+int rules_index(const std::string& n) {
+  if (n == "linux") return 0;
+  if (n == "min-load") return 1;
+  if (n == "ipanema") return 2;
+  return -1;
+}
+
+}  // namespace
+
+int run_simulate(const simulate_options& o) {
+  if (o.rules != "linux" && o.rules != "min-load" && o.rules != "ipanema")
+    fail(fmt::format("unknown --rules '{}' (choose linux, min-load or ipanema)", o.rules));
+  const loaded m = load_machine(o.machine);
+  const model::workload w = check_and_describe(o, m);
+  const auto tree = build_tree(m);
+  progress bar(o.seconds);
+  const run_result r = run_rules(o.rules, o, w, *tree, bar, 0);
+  print_run(o, w, m, r);
+  return 0;
+}
+
+int run_compare(const simulate_options& o, const std::string& policies) {
+  std::vector<std::string> names;
+  for (std::size_t at = 0; at <= policies.size();) {
+    const std::size_t comma = std::min(policies.find(',', at), policies.size());
+    names.push_back(policies.substr(at, comma - at));
+    at = comma + 1;
+  }
+  for (const std::string& n : names) {
+    if (n.empty()) fail(fmt::format("--policies '{}' has an empty name", policies));
+    if (rules_index(n) < 0) fail(fmt::format("--policies: unknown rules '{}' (choose linux, min-load or ipanema)", n));
+  }
+  if (o.format == "csv") fail("compare writes table or json, not csv");
+  const loaded m = load_machine(o.machine);
+  const model::workload w = check_and_describe(o, m);
+  const auto tree = build_tree(m);
+  progress bar(o.seconds * static_cast<double>(names.size()));
+  std::vector<run_result> runs;
+  for (std::size_t i = 0; i < names.size(); ++i) runs.push_back(run_rules(names[i], o, w, *tree, bar, o.seconds * static_cast<double>(i)));
+
+  // Each metric, which way is better, and how to read it from a run.
+  struct row {
+    const char* name;
+    const char* better;
+    double (*get)(const nlohmann::json&);
+  };
+  const row rows[] = {
+      {"throughput (CPUs of work)", "higher", [](const nlohmann::json& j) { return j["throughput_cpus"].get<double>(); }},
+      {"idle while waiting (CPU-s)", "lower", [](const nlohmann::json& j) { return j["idle_while_waiting_cpu_s"].get<double>(); }},
+      {"busy CPUs (mean)", "lower at equal throughput", [](const nlohmann::json& j) { return j["busy_cpus_mean"].get<double>(); }},
+      {"wakeup latency p50 (us)", "lower", [](const nlohmann::json& j) { return j["wakeup_latency_us"]["p50"].get<double>(); }},
+      {"wakeup latency p99 (us)", "lower", [](const nlohmann::json& j) { return j["wakeup_latency_us"]["p99"].get<double>(); }},
+      {"messages to another LLC (share)", "lower",
+       [](const nlohmann::json& j) { return j["messages"]["cross_llc_share"].get<double>(); }},
+      {"migrations", "lower at equal throughput",
+       [](const nlohmann::json& j) {
+         const auto& g = j["migrations"];
+         return static_cast<double>(g["periodic"].get<std::uint64_t>() + g["newidle"].get<std::uint64_t>() +
+                                    g["active"].get<std::uint64_t>() + g["nohz"].get<std::uint64_t>());
+       }},
+  };
+  if (o.format == "json") {
+    nlohmann::json out = {{"machine", m.title}, {"workload", describe_workload(o, w)}, {"seconds", o.seconds}};
+    nlohmann::json by = nlohmann::json::object();
+    for (std::size_t i = 0; i < names.size(); ++i) by[names[i]] = runs[i].metrics;
+    out["policies"] = by;
+    fmt::print("{}\n", out.dump(2));
+    return 0;
+  }
+  fmt::print("{}\n", m.title);
+  fmt::print("workload {}: {}; {} s simulated each\n", o.workload, workload_line(o, w), o.seconds);
+  fmt::print("values, and in brackets relative to {} (the first policy)\n", names.front());
+  std::string head = fmt::format("{:<28} {:<26}", "metric", "better");
+  for (const std::string& n : names) head += fmt::format(" {:>20}", n);
+  fmt::print("{}\n", head);
+  for (const row& r : rows) {
+    std::string line = fmt::format("{:<28} {:<26}", r.name, r.better);
+    const double base = r.get(runs.front().metrics);
+    for (const run_result& run : runs) {
+      const double v = r.get(run.metrics);
+      const std::string rel = base != 0 ? fmt::format("({:.2f})", v / base) : std::string("(-)");
+      line += fmt::format(" {:>12.3f} {:>7}", v, rel);
+    }
+    fmt::print("{}\n", line);
+  }
+  return 0;
+}
+
+int run_list() {
+  fmt::print("machines (--machine; see `balancekit machines` for their specs):\n");
+  for (const auto& m : machines::all)
+    fmt::print("  {:<10} {}{}\n", m.name, m.summary, m.name == machines::default_machine.name ? " (default)" : "");
+  fmt::print("workloads (--workload, balancekit simulate/compare):\n"
+             "  hogs       CPU hogs, never sleeping (--tasks, default 1.5 per CPU)\n"
+             "  light      periodic tasks: --work-us of CPU time every --period-us (--tasks, default 1 per CPU)\n"
+             "  mixed      hogs (--tasks, default 0.5 per CPU) and light tasks (--light, default 1 per CPU)\n"
+             "  pairs      ping-pong pairs: each side works --work-us, wakes the other (WF_SYNC) and sleeps (--tasks, "
+             "default 1 per CPU)\n"
+             "  each starts --start released (pinned to --start-cpu, released at 20 ms) or forked\n");
+  fmt::print("policies (--rules; compare --policies a,b,c):\n"
+             "  linux      Linux v6.16's load balancer and placement\n"
+             "  min-load   the Wasted Cores fix for Group Imbalance: the busiest group by minimum load\n"
+             "  ipanema    Ipanema's steal: pull only when the gap exceeds the task's load; no active balance\n");
+  fmt::print("packing (--packing, balancekit balance and place): none, conf0, conf1, conf2, topology, shi-powersaving, "
+             "shi-balance, utilization\n");
+  return 0;
 }
 
 }  // namespace bkcli

@@ -29,4 +29,11 @@ struct simulate_options {
 /// Checks the options, loads the machine, runs, prints. Bad input throws `bad_input`.
 int run_simulate(const simulate_options& o);
 
+/// The same workload under each of `policies` (comma-separated rule names), one table
+/// with each metric relative to the first policy.
+int run_compare(const simulate_options& o, const std::string& policies);
+
+/// The machines, workloads and policies the commands know.
+int run_list();
+
 }  // namespace bkcli

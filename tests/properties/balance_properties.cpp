@@ -98,6 +98,14 @@ mask biggest_cpus(const world& wd) {
   return m;
 }
 
+// Every group of `cpu`'s lowest domain is one CPU.
+bool lowest_groups_single(const tree_t& t, std::size_t cpu) {
+  const auto& d = t.domain_of(cpu, 0);
+  for (std::size_t g = 0; g < d.nr_groups; ++g)
+    if (t.group_of(d, g).weight != 1) return false;
+  return true;
+}
+
 struct task_plan {
   model::task_spec<L> spec;
   std::size_t cpu = 0;
@@ -238,6 +246,10 @@ TEST_CASE("Load moves at a CPU's lowest level go from a busier CPU to a less bus
       const auto& e = log[i];
       if (e.move.type != migration_type::migrate_load) continue;
       if (wd.tree->nr_domains(e.move.dst) == 0 || wd.tree->domain_of(e.move.dst, 0).level != e.move.level) continue;
+      // The lowest domain's groups are single CPUs, except where the levels below
+      // degenerated (a CPU whose node siblings are offline starts at a NUMA level whose
+      // groups are nodes): there too it is group averages that decide.
+      if (!lowest_groups_single(*wd.tree, e.move.dst)) continue;
       if (i > 0) {
         const migration& p = log[i - 1].move;
         if (log[i - 1].round == e.round && p.src == e.move.src && p.dst == e.move.dst && p.level == e.move.level &&

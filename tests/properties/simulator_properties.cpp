@@ -68,6 +68,19 @@ std::vector<planned> plan(const sim_workload& w, const world& wd, std::size_t& p
     if (!w.hogs_only && rnd.in(0, 2) == 0) {
       p.task.period = static_cast<nanoseconds>(rnd.in(2, 20)) * ms;
       p.task.work = p.task.period * static_cast<nanoseconds>(rnd.in(5, 60)) / 100;
+    } else if (!w.hogs_only && i + 1 < n && rnd.in(0, 2) == 0) {
+      // A ping-pong pair: this task and the next pass one message back and forth.
+      p.task.work = static_cast<nanoseconds>(rnd.in(50, 2000)) * 1000;
+      p.task.partner = static_cast<std::uint32_t>(i + 1);
+      p.final_allowed = wd.tree->cpu_map();
+      p.task.allowed = w.released ? mask::of(pile) : p.final_allowed;
+      out.push_back(p);
+      planned q = p;
+      q.task.id = ++i;
+      q.task.partner = static_cast<std::uint32_t>(i - 1);
+      q.task.wait_first = true;
+      out.push_back(q);
+      continue;
     }
     p.final_allowed = wd.tree->cpu_map();
     if (w.pinned && rnd.in(0, 3) == 0) {

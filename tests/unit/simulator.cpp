@@ -211,3 +211,49 @@ TEST_CASE("The latency histogram has eight buckets per power of two and reports 
   CHECK(h.quantile(1.0) == 106495);
   CHECK(H{}.quantile(0.5) == 0);
 }
+
+TEST_CASE("A ping-pong pair works one side at a time, one message a turn", "[simulator][messages]") {
+  bench b({"l3:1 core:2 pu:1"});
+  model::sim_task<L> a = hog(1);
+  a.work = 1 * ms;
+  a.partner = 1;
+  model::sim_task<L> z = hog(2);
+  z.work = 1 * ms;
+  z.partner = 0;
+  z.wait_first = true;
+  REQUIRE(b.sim->spawn(a, 0) == 0);
+  REQUIRE(b.sim->spawn(z, 0) == 1);
+  b.sim->run_until(1000 * ms);
+  // One message in flight: the sides never run at once, so the CPUs were busy 1 s in all,
+  // about half each, and each 1 ms turn ends with one message: 1000 of them.
+  const auto& m = b.sim->metrics();
+  CHECK(m.busy_cpu_time == 1000 * ms);
+  CHECK(m.messages >= 999);
+  CHECK(m.messages <= 1000);
+  CHECK(b.sim->runtime(0) + b.sim->runtime(1) == 1000 * ms);
+  CHECK(b.sim->runtime(0) >= 499 * ms);
+  CHECK(b.sim->runtime(1) >= 499 * ms);
+  // Each side runs half the time: util_avg near 512 (the 1 ms ripple is under 3 %).
+  CHECK(b.sim->task_avg(0).util_avg > 490);
+  CHECK(b.sim->task_avg(0).util_avg < 535);
+  check_conservation(*b.sim);
+}
+
+TEST_CASE("Messages between LLCs are counted as such", "[simulator][messages]") {
+  bench b({"l3:2 core:2 pu:1"});
+  model::sim_task<L> a = hog(1, mask::of(0));
+  a.work = 1 * ms;
+  a.partner = 1;
+  model::sim_task<L> z = hog(2, mask::of(2));
+  z.work = 1 * ms;
+  z.partner = 0;
+  z.wait_first = true;
+  REQUIRE(b.sim->spawn(a, 0) == 0);
+  REQUIRE(b.sim->spawn(z, 0) == 1);
+  b.sim->run_until(100 * ms);
+  // CPUs 0 and 2 are in different LLCs of one node: every message crosses an LLC, none a node.
+  CHECK(b.sim->metrics().messages >= 99);
+  CHECK(b.sim->metrics().messages_cross_llc == b.sim->metrics().messages);
+  CHECK(b.sim->metrics().messages_cross_node == 0);
+  check_conservation(*b.sim);
+}

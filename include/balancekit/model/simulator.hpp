@@ -71,6 +71,12 @@ struct sim_task {
   /// An activation starts every `period` ns (from the task's start); a task still busy
   /// when the next one is due carries the work over.
   nanoseconds period = 0;
+  /// Message passing instead of a timer: each time it finishes `work` it sends a message to
+  /// task `partner` (index), waking it from its CPU with WF_SYNC, and sleeps until a
+  /// message wakes it. Messages to a task that is awake wait for it to finish.
+  std::uint32_t partner = no_task;
+  /// Start asleep, waiting for a first message (the receiving end of a pair).
+  bool wait_first = false;
 };
 
 /// A histogram of durations with eight buckets per power of two (12.5 % wide): exact
@@ -128,6 +134,9 @@ struct sim_metrics {
   std::uint64_t wakeup_migrations = 0;  ///< woken on another CPU than the previous one
   std::uint64_t affinity_migrations = 0;  ///< forced by a new affinity
   std::uint64_t context_switches = 0;
+  std::uint64_t messages = 0;             ///< messages sent between tasks
+  std::uint64_t messages_cross_llc = 0;   ///< … to a task on another LLC than the sender's CPU
+  std::uint64_t messages_cross_node = 0;  ///< … to a task on another NUMA node
   std::uint64_t nohz_kicks = 0;
   /// The Wasted Cores measure: Σ over jiffies of the idle CPUs that a task waiting on
   /// another CPU may run on, × the jiffy (sampled at every jiffy boundary).
@@ -203,13 +212,13 @@ public:
     ts.spec = spec;
     ts.hog = spec.work == 0;
     ts.prev_cpu = parent_cpu;
-    ts.forked = true;
+    ts.forked = !spec.wait_first;
     // kernel: init_entity_runnable_average(): a new task's load is its weight and its
     // utilization nothing until its rq is known (post_init_entity_util_avg at enqueue).
     ts.avg.load_avg = spec.weight;
     sync_task(i);
     ts.next_activation = start;
-    events_.set(task_slot(i), start);
+    if (!spec.wait_first) events_.set(task_slot(i), start);
     return i;
   }
 
@@ -294,6 +303,8 @@ private:
     bool hog = false;
     bool forked = false;              // the next event is its fork, not a wakeup
     bool sleeping = true;
+    bool attached = false;            // its averages are part of some rq's
+    std::uint32_t pending = 0;        // messages that arrived while it was awake
   };
   struct cpu_sim {
     pelt::sched_avg avg{};
@@ -496,10 +507,20 @@ private:
     return best;
   }
 
-  // A periodic task finished its activation: it sleeps until the next one.
+  // A task finished its work: a message to its partner, if it has one; then, with a
+  // message of its own waiting, another round of work; else it sleeps until the next
+  // activation or message.
   constexpr void block(std::size_t c, std::uint32_t t) {
     task_sim& ts = tasks_[t];
     ++metrics_.activations;
+    if (ts.spec.partner != no_task) {
+      send(c, ts.spec.partner);
+      if (ts.pending != 0) {
+        --ts.pending;
+        ts.left += ts.spec.work;
+        return;
+      }
+    }
     pelt::util_est_dequeue(cpus_[c].avg, ts.avg);
     snap_.dequeue_task(t);
     cpus_[c].weight -= ts.spec.weight;
@@ -510,9 +531,29 @@ private:
     sync_task(t);
     ts.prev_cpu = c;
     cpus_[c].curr = no_task;  // already accounted
-    ts.next_activation += ts.spec.period;
-    events_.set(task_slot(t), std::max(ts.next_activation, now_));
+    if (ts.spec.partner == no_task) {
+      ts.next_activation += ts.spec.period;
+      events_.set(task_slot(t), std::max(ts.next_activation, now_));
+    }
     after_dequeue(c);
+  }
+
+  // A message from the task running on `from` to task `to`: a sync wakeup from `from`, or
+  // one more message waiting when `to` is awake.
+  constexpr void send(std::size_t from, std::uint32_t to) {
+    ++metrics_.messages;
+    task_sim& ts = tasks_[to];
+    std::size_t at = no_cpu;
+    if (!ts.sleeping || ts.forked || events_.pending(task_slot(to))) {
+      ++ts.pending;
+      at = snap_.queued(to) ? snap_.cpu_of(to) : ts.prev_cpu;
+    } else {
+      at = wake(to, from, wf::sync);
+    }
+    if (at == no_cpu) return;
+    const tree_type& tree = balancer_.tree();
+    if (tree.llc_id(at) != tree.llc_id(from)) ++metrics_.messages_cross_llc;
+    if (tree.node_mask(at) != tree.node_mask(from)) ++metrics_.messages_cross_node;
   }
 
   // The CPU lost its running task: run the next, or balance as newly idle, or idle.
@@ -554,19 +595,29 @@ private:
       ts.left += ts.spec.work;
       return;
     }
+    // A timer fires on the task's previous CPU, which is the waker.
+    wake(t, ts.prev_cpu, 0);
+  }
+
+  // kernel: try_to_wake_up() (or wake_up_new_task() for a fork): the pack places the task,
+  // a task that changes CPU leaves its old rq through the removed path, and it is enqueued.
+  // Returns the CPU.
+  constexpr std::size_t wake(std::uint32_t t, std::size_t waker_cpu, std::uint32_t flags) {
+    task_sim& ts = tasks_[t];
     const std::size_t prev = ts.prev_cpu;
     const auto d = ts.forked ? balancer_.on_fork(t, prev, now_, snap_, state_)
-                             : balancer_.on_wakeup(t, prev, prev, 0, now_, snap_, state_);
-    if (!d) return;  // not reached: spawn checked the masks
+                             : balancer_.on_wakeup(t, prev, waker_cpu, flags, now_, snap_, state_);
+    if (!d) return no_cpu;  // not reached: spawn checked the masks
     const std::size_t c = d->cpu;
-    if (!ts.forked && c != prev) {
-      // migrate_task_rq_fair(): the task leaves its old rq through the removed path, in
-      // the old rq's window, and attaches to the new one at enqueue.
+    if (ts.attached && c != prev) {
+      // migrate_task_rq_fair(): the task leaves its old rq in that rq's window and
+      // attaches to the new one at enqueue.
       pelt::update_blocked_task(cpus_[prev].avg.last_update_time, ts.avg, ts.spec.weight);
       cpus_[prev].removed.add(ts.avg);
       ++metrics_.wakeup_migrations;
     }
     enqueue_woken(t, c);
+    return c;
   }
 
   constexpr void enqueue_woken(std::uint32_t t, std::size_t c) {
@@ -582,14 +633,15 @@ private:
       if (s.avg_idle > max) s.avg_idle = max;
     }
     update_pelt(c);
-    if (ts.forked) pelt::post_init_entity_util_avg(cs.avg, ts.avg, ts.spec.weight, s.arch_capacity);
-    if (ts.forked || ts.prev_cpu != c) {
+    if (!ts.attached) pelt::post_init_entity_util_avg(cs.avg, ts.avg, ts.spec.weight, s.arch_capacity);
+    if (!ts.attached || ts.prev_cpu != c) {
       pelt::attach(cs.avg, ts.avg, ts.spec.weight);
     } else {
       pelt::update_task(pelt_now(c), ts.avg, false, false, ts.spec.weight);
     }
     ts.sleeping = false;
     ts.forked = false;
+    ts.attached = true;
     ts.prev_cpu = c;
     if (!ts.hog) ts.left += ts.spec.work;
     ts.runnable_since = now_;

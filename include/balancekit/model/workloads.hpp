@@ -4,8 +4,10 @@
 /// (tasks pinned to their start CPU are released after `release_after`), calling back
 /// every `step` of simulated time so that a caller can sample or show progress.
 ///
-/// Built so far: CPU hogs and light periodic tasks (run `work` of every `period`). The
-/// message-passing groups, waker/wakee pairs, fork/exit churn and the Wasted Cores
+/// Built so far: CPU hogs, light periodic tasks (run `work` of every `period`) and
+/// waker/wakee pairs that pass one message back and forth (each side works `work`, then
+/// wakes the other with WF_SYNC and sleeps — a pipe ping-pong). Message-passing groups
+/// (hackbench), a messenger with workers (schbench), fork/exit churn and the Wasted Cores
 /// scenarios of docs/simulator.md are still to come.
 #pragma once
 
@@ -27,11 +29,14 @@ enum class start_mode : std::uint8_t {
   forked,    ///< forked from the start CPU and placed by the pack
 };
 
-/// A workload: `hogs` CPU hogs and `light` periodic tasks (run `work` every `period`), all
-/// started from `start_cpu`. Light tasks start staggered over their period, in task order.
+/// A workload: `hogs` CPU hogs, `light` periodic tasks (run `work` every `period`) and
+/// `pairs` ping-pong pairs (`work` per turn), all started from `start_cpu`. Light tasks
+/// start staggered over their period, in task order; in each pair the first task starts
+/// working and the second waits for its message.
 struct workload {
   std::size_t hogs = 0;
   std::size_t light = 0;
+  std::size_t pairs = 0;
   nanoseconds work = 1'000'000;
   nanoseconds period = 10'000'000;
   std::uint64_t weight = nice_0_load;
@@ -45,25 +50,39 @@ struct workload {
 template <class P, limits_pack L, std::size_t N>
 constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
   if (!sim.tree().cpu_map().test(w.start_cpu)) return false;
-  const cpumask<L::max_cpus> first =
+  const cpumask<L::max_cpus> first_allowed =
       w.start == start_mode::released ? cpumask<L::max_cpus>::of(w.start_cpu) : ~cpumask<L::max_cpus>{};
   std::uint64_t id = 0;
   for (std::size_t i = 0; i < w.hogs; ++i) {
     sim_task<L> t;
     t.id = id++;
     t.weight = w.weight;
-    t.allowed = first;
+    t.allowed = first_allowed;
     if (sim.spawn(t, w.start_cpu) == no_task) return false;
   }
   for (std::size_t i = 0; i < w.light; ++i) {
     sim_task<L> t;
     t.id = id++;
     t.weight = w.weight;
-    t.allowed = first;
+    t.allowed = first_allowed;
     t.work = w.work;
     t.period = w.period;
     const nanoseconds offset = w.light != 0 ? w.period * static_cast<nanoseconds>(i) / static_cast<nanoseconds>(w.light) : 0;
     if (sim.spawn(t, w.start_cpu, sim.now() + offset) == no_task) return false;
+  }
+  for (std::size_t i = 0; i < w.pairs; ++i) {
+    const auto first = static_cast<std::uint32_t>(sim.snap().tasks().size());
+    sim_task<L> t;
+    t.weight = w.weight;
+    t.allowed = first_allowed;
+    t.work = w.work;
+    t.id = id++;
+    t.partner = first + 1;
+    if (sim.spawn(t, w.start_cpu) != first) return false;
+    t.id = id++;
+    t.partner = first;
+    t.wait_first = true;
+    if (sim.spawn(t, w.start_cpu) != first + 1) return false;
   }
   return true;
 }
