@@ -302,6 +302,9 @@ void add_simulate_options(CLI::App& cmd, simulate_options& o) {
   cmd.add_option("--seconds", o.seconds, "Simulated seconds")->capture_default_str();
   cmd.add_option("--step-ms", o.step_ms, "Timeline sampling step, in simulated ms")->capture_default_str();
   cmd.add_option("--format", o.format, "table, csv (simulate: the timeline) or json")->capture_default_str();
+  cmd.add_option("--seed", o.seed, "Light tasks start at offsets drawn from this seed (0: evenly staggered)")
+      ->check(non_negative)
+      ->capture_default_str();
 }
 
 int run_machines() {
@@ -385,6 +388,14 @@ int main(int argc, char** argv) {
   add_simulate_options(*compare_cmd, cmp);
   compare_cmd->add_option("--policies", policies, "Comma-separated rules: linux, min-load, ipanema")->capture_default_str();
   auto* list_cmd = app.add_subcommand("list", "List the machines, workloads and policies");
+  std::vector<std::string> sweep_files;
+  std::string shard;
+  bool merge = false;
+  auto* sweep_cmd = app.add_subcommand(
+      "sweep", "Run a sweep file's machines x workloads x policies x seeds as JSON lines, or --merge their outputs");
+  sweep_cmd->add_option("files", sweep_files, "The sweep file (JSON), or with --merge the JSON-lines outputs")->required();
+  sweep_cmd->add_option("--shard", shard, "K/N: run only the runs whose index is K-1 modulo N (1 <= K <= N)");
+  sweep_cmd->add_flag("--merge", merge, "Summarise JSON-lines outputs of sweeps, grouped over seeds");
 
   place_options plc;
   auto* place_cmd = app.add_subcommand(
@@ -407,6 +418,11 @@ int main(int argc, char** argv) {
     if (*simulate_cmd) return run_simulate(sim);
     if (*compare_cmd) return run_compare(cmp, policies);
     if (*list_cmd) return run_list();
+    if (*sweep_cmd) {
+      if (merge) return run_sweep_merge(sweep_files);
+      if (sweep_files.size() != 1) fail("sweep takes one sweep file (or --merge with output files)");
+      return run_sweep(sweep_files.front(), shard);
+    }
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

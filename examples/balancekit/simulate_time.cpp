@@ -11,6 +11,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <initializer_list>
+#include <optional>
+#include <type_traits>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -157,7 +160,8 @@ nlohmann::json describe_workload(const simulate_options& o, const model::workloa
           {"work_us", static_cast<double>(w.work) / 1e3},
           {"period_us", static_cast<double>(w.period) / 1e3},
           {"start", o.start},
-          {"start_cpu", w.start_cpu}};
+          {"start_cpu", w.start_cpu},
+          {"seed", w.seed}};
 }
 
 std::string workload_line(const simulate_options& o, const model::workload& w) {
@@ -258,6 +262,7 @@ model::workload check_and_describe(const simulate_options& o, const loaded& m) {
   w.period = static_cast<nanoseconds>(std::llround(o.period_us * 1e3));
   w.start_cpu = o.start_cpu;
   w.start = o.start == "released" ? model::start_mode::released : model::start_mode::forked;
+  w.seed = o.seed;
   return w;
 }
 
@@ -373,6 +378,248 @@ int run_list() {
              "  ipanema    Ipanema's steal: pull only when the gap exceeds the task's load; no active balance\n");
   fmt::print("packing (--packing, balancekit balance and place): none, conf0, conf1, conf2, topology, shi-powersaving, "
              "shi-balance, utilization\n");
+  return 0;
+}
+
+
+namespace {
+
+// A sweep file's field `key` of `obj`, or nothing when absent; a wrong type is bad input
+// that names the field.
+template <class T>
+std::optional<T> field(const nlohmann::json& obj, const std::string& where, const char* key) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) return std::nullopt;
+  try {
+    return it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    fail(fmt::format("{}.{}: expected {}, found {}", where, key,
+                     std::is_same_v<T, std::string> ? "a string" : "a number", it->dump()));
+  }
+}
+
+void only_keys(const nlohmann::json& obj, const std::string& where, std::initializer_list<std::string_view> keys) {
+  if (!obj.is_object()) fail(fmt::format("{}: expected an object, found {}", where, obj.dump()));
+  for (const auto& [k, v] : obj.items()) {
+    bool known = false;
+    for (std::string_view key : keys) known = known || key == k;
+    if (!known) fail(fmt::format("{}: unknown field '{}'", where, k));
+  }
+}
+
+struct sweep_run {
+  std::size_t machine = 0;
+  std::size_t workload = 0;
+  std::string policy;
+  std::uint64_t seed = 0;
+};
+
+}  // namespace
+
+int run_sweep(const std::string& file, const std::string& shard) {
+  // --shard K/N: this process runs the runs whose index is K-1 modulo N.
+  std::size_t k = 1;
+  std::size_t n = 1;
+  if (!shard.empty()) {
+    unsigned long kk = 0;
+    unsigned long nn = 0;
+    char extra = 0;
+    if (std::sscanf(shard.c_str(), "%lu/%lu%c", &kk, &nn, &extra) != 2 || nn == 0 || kk == 0 || kk > nn)
+      fail(fmt::format("--shard '{}' is not K/N with 1 <= K <= N", shard));
+    k = kk;
+    n = nn;
+  }
+  std::FILE* f = std::fopen(file.c_str(), "rb");
+  if (f == nullptr) fail(fmt::format("{}: cannot open", file));
+  std::string text;
+  char buf[4096];
+  for (std::size_t got; (got = std::fread(buf, 1, sizeof buf, f)) != 0;) text.append(buf, got);
+  std::fclose(f);
+  nlohmann::json spec;
+  try {
+    spec = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(fmt::format("{}: {}", file, e.what()));
+  }
+  only_keys(spec, file, {"machines", "workloads", "policies", "seeds", "seconds", "step_ms"});
+  for (const char* key : {"machines", "workloads", "policies"})
+    if (!spec.contains(key) || !spec[key].is_array() || spec[key].empty())
+      fail(fmt::format("{}: '{}' must be a non-empty array", file, key));
+  const double seconds = field<double>(spec, file, "seconds").value_or(1.0);
+  const double step_ms = field<double>(spec, file, "step_ms").value_or(std::min(100.0, seconds * 1000));
+  std::vector<std::uint64_t> seeds{0};
+  if (spec.contains("seeds")) {
+    if (!spec["seeds"].is_array() || spec["seeds"].empty()) fail(fmt::format("{}: 'seeds' must be a non-empty array", file));
+    seeds.clear();
+    for (std::size_t i = 0; i < spec["seeds"].size(); ++i) {
+      const auto& v = spec["seeds"][i];
+      if (!v.is_number_unsigned()) fail(fmt::format("{}: seeds[{}]: expected a non-negative integer, found {}", file, i, v.dump()));
+      seeds.push_back(v.get<std::uint64_t>());
+    }
+  }
+
+  // Machines, workloads and policies, all checked before anything runs.
+  std::vector<topology_options> machines;
+  std::vector<std::string> machine_names;
+  for (std::size_t i = 0; i < spec["machines"].size(); ++i) {
+    const auto& m = spec["machines"][i];
+    const std::string where = fmt::format("{}: machines[{}]", file, i);
+    topology_options t;
+    if (m.is_string()) {
+      t.machine = m.get<std::string>();
+      machine_names.push_back(t.machine);
+    } else {
+      only_keys(m, where, {"machine", "spec", "distances", "capacity", "offline", "cpu_ids"});
+      t.machine = field<std::string>(m, where, "machine").value_or("");
+      t.spec = field<std::string>(m, where, "spec").value_or("");
+      if (t.machine.empty() == t.spec.empty()) fail(fmt::format("{}: give exactly one of 'machine' and 'spec'", where));
+      t.distances = field<std::string>(m, where, "distances");
+      t.capacity = field<std::string>(m, where, "capacity");
+      t.offline = field<std::string>(m, where, "offline");
+      t.cpu_ids = field<std::string>(m, where, "cpu_ids");
+      machine_names.push_back(t.machine.empty() ? "spec: " + t.spec : t.machine);
+    }
+    machines.push_back(t);
+  }
+  std::vector<simulate_options> workloads;
+  for (std::size_t i = 0; i < spec["workloads"].size(); ++i) {
+    const auto& w = spec["workloads"][i];
+    const std::string where = fmt::format("{}: workloads[{}]", file, i);
+    only_keys(w, where, {"workload", "tasks", "light", "work_us", "period_us", "start", "start_cpu"});
+    simulate_options o;
+    o.workload = field<std::string>(w, where, "workload").value_or("hogs");
+    if (const auto t = field<std::size_t>(w, where, "tasks")) o.tasks = *t;
+    o.light = field<std::size_t>(w, where, "light").value_or(0);
+    o.work_us = field<double>(w, where, "work_us").value_or(o.work_us);
+    o.period_us = field<double>(w, where, "period_us").value_or(o.period_us);
+    o.start = field<std::string>(w, where, "start").value_or(o.start);
+    o.start_cpu = field<std::size_t>(w, where, "start_cpu").value_or(0);
+    o.seconds = seconds;
+    o.step_ms = step_ms;
+    o.format = "json";
+    workloads.push_back(o);
+  }
+  std::vector<std::string> policies;
+  for (std::size_t i = 0; i < spec["policies"].size(); ++i) {
+    const auto& p = spec["policies"][i];
+    if (!p.is_string() || rules_index(p.get<std::string>()) < 0)
+      fail(fmt::format("{}: policies[{}]: {} is not linux, min-load or ipanema", file, i, p.dump()));
+    policies.push_back(p.get<std::string>());
+  }
+  std::vector<loaded> loaded_machines;
+  std::vector<std::unique_ptr<cli_domains>> trees;
+  for (std::size_t i = 0; i < machines.size(); ++i) {
+    try {
+      loaded_machines.push_back(load_machine(machines[i]));
+      trees.push_back(build_tree(loaded_machines.back()));
+      for (std::size_t j = 0; j < workloads.size(); ++j) {
+        try {
+          (void)check_and_describe(workloads[j], loaded_machines.back());
+        } catch (const bad_input& e) {
+          fail(fmt::format("workloads[{}]: {}", j, e.message));
+        }
+      }
+    } catch (const bad_input& e) {
+      fail(fmt::format("{}: machines[{}]: {}", file, i, e.message));
+    }
+  }
+
+  std::vector<sweep_run> runs;
+  for (std::size_t mi = 0; mi < machines.size(); ++mi)
+    for (std::size_t wi = 0; wi < workloads.size(); ++wi)
+      for (const std::string& p : policies)
+        for (const std::uint64_t seed : seeds) runs.push_back({mi, wi, p, seed});
+  std::size_t mine = 0;
+  for (std::size_t i = 0; i < runs.size(); ++i) mine += i % n == k - 1 ? 1U : 0U;
+  progress bar(seconds * static_cast<double>(mine));
+  std::size_t done = 0;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (i % n != k - 1) continue;
+    const sweep_run& r = runs[i];
+    simulate_options o = workloads[r.workload];
+    o.seed = r.seed;
+    o.rules = r.policy;
+    const model::workload w = check_and_describe(o, loaded_machines[r.machine]);
+    const run_result res = run_rules(r.policy, o, w, *trees[r.machine], bar, seconds * static_cast<double>(done));
+    const nlohmann::json line = {{"run", i},
+                                 {"machine", machine_names[r.machine]},
+                                 {"workload", describe_workload(o, w)},
+                                 {"policy", r.policy},
+                                 {"seed", r.seed},
+                                 {"seconds", seconds},
+                                 {"metrics", res.metrics}};
+    // One complete line per run, flushed: a shard that dies keeps what it finished.
+    std::fputs((line.dump() + "\n").c_str(), stdout);
+    std::fflush(stdout);
+    ++done;
+  }
+  return 0;
+}
+
+int run_sweep_merge(const std::vector<std::string>& files) {
+  struct group {
+    std::string key;
+    std::string machine;
+    std::string workload;
+    std::string policy;
+    std::vector<double> throughput, idle_waiting, p99, migrations;
+  };
+  std::vector<group> groups;
+  std::size_t lines = 0;
+  for (const std::string& file : files) {
+    std::FILE* f = std::fopen(file.c_str(), "rb");
+    if (f == nullptr) fail(fmt::format("{}: cannot open", file));
+    std::string line;
+    std::size_t number = 0;
+    for (int ch = 0; ch != EOF;) {
+      line.clear();
+      while ((ch = std::fgetc(f)) != EOF && ch != '\n') line.push_back(static_cast<char>(ch));
+      ++number;
+      if (line.empty()) continue;
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(line);
+        const std::string machine = j.at("machine").get<std::string>();
+        nlohmann::json wl = j.at("workload");
+        wl.erase("seed");  // the runs of one group differ by seed only
+        const std::string workload = wl.dump();
+        const std::string policy = j.at("policy").get<std::string>();
+        const auto& m = j.at("metrics");
+        const std::string key = machine + '\x1f' + workload + '\x1f' + policy;
+        auto it = std::find_if(groups.begin(), groups.end(), [&](const group& g) { return g.key == key; });
+        if (it == groups.end()) {
+          groups.push_back(group{key, machine, j.at("workload").at("name").get<std::string>(), policy, {}, {}, {}, {}});
+          it = groups.end() - 1;
+        }
+        it->throughput.push_back(m.at("throughput_cpus").get<double>());
+        it->idle_waiting.push_back(m.at("idle_while_waiting_cpu_s").get<double>());
+        it->p99.push_back(m.at("wakeup_latency_us").at("p99").get<double>());
+        const auto& g = m.at("migrations");
+        it->migrations.push_back(static_cast<double>(g.at("periodic").get<std::uint64_t>() + g.at("newidle").get<std::uint64_t>() +
+                                                     g.at("active").get<std::uint64_t>() + g.at("nohz").get<std::uint64_t>()));
+        ++lines;
+      } catch (const nlohmann::json::exception& e) {
+        std::fclose(f);
+        fail(fmt::format("{}:{}: {}", file, number, e.what()));
+      }
+    }
+    std::fclose(f);
+  }
+  auto stats = [](const std::vector<double>& v) {
+    double mean = 0;
+    for (double x : v) mean += x;
+    mean /= static_cast<double>(v.size());
+    double var = 0;
+    for (double x : v) var += (x - mean) * (x - mean);
+    const double sd = v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0;
+    return fmt::format("{:.3f} ± {:.3f}", mean, sd);
+  };
+  fmt::print("{} runs in {} groups (mean ± sample standard deviation over seeds)\n", lines, groups.size());
+  fmt::print("{:<24} {:<9} {:<9} {:>4} {:>22} {:>22} {:>24} {:>22}\n", "machine", "workload", "policy", "runs",
+             "throughput (CPUs)", "idle waiting (CPU-s)", "wakeup p99 (us)", "migrations");
+  for (const group& g : groups)
+    fmt::print("{:<24} {:<9} {:<9} {:>4} {:>22} {:>22} {:>24} {:>22}\n", g.machine.substr(0, 24), g.workload, g.policy,
+               g.throughput.size(), stats(g.throughput), stats(g.idle_waiting), stats(g.p99), stats(g.migrations));
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli_common.hpp"
 
@@ -24,6 +25,7 @@ struct simulate_options {
   double seconds = 2;
   double step_ms = 100;
   std::string format = "table";
+  std::uint64_t seed = 0;  // light tasks' start offsets (0: evenly staggered)
 };
 
 /// Checks the options, loads the machine, runs, prints. Bad input throws `bad_input`.
@@ -35,5 +37,12 @@ int run_compare(const simulate_options& o, const std::string& policies);
 
 /// The machines, workloads and policies the commands know.
 int run_list();
+
+/// The runs of a sweep file (machines × workloads × policies × seeds) as JSON lines, those
+/// of shard K of N ("K/N", empty: all).
+int run_sweep(const std::string& file, const std::string& shard);
+
+/// A summary of sweep outputs (JSON lines files), grouped over seeds.
+int run_sweep_merge(const std::vector<std::string>& files);
 
 }  // namespace bkcli

@@ -43,7 +43,21 @@ struct workload {
   std::size_t start_cpu = 0;
   start_mode start = start_mode::released;
   nanoseconds release_after = 20'000'000;
+  /// 0: light tasks start evenly staggered over their period; otherwise each starts at a
+  /// pseudo-random offset in [0, period) drawn from this seed (splitmix64). Hogs and pairs
+  /// do not depend on it.
+  std::uint64_t seed = 0;
 };
+
+namespace detail {
+/// splitmix64, so that a seed gives the same offsets on every platform.
+[[nodiscard]] constexpr std::uint64_t splitmix64(std::uint64_t& state) noexcept {
+  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+}  // namespace detail
 
 /// Spawns the workload's tasks into `sim` (ids 0, 1, …: hogs first). Returns false when
 /// the simulator is full or the start CPU is not in the map.
@@ -53,6 +67,7 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
   const cpumask<L::max_cpus> first_allowed =
       w.start == start_mode::released ? cpumask<L::max_cpus>::of(w.start_cpu) : ~cpumask<L::max_cpus>{};
   std::uint64_t id = 0;
+  std::uint64_t rng = w.seed;
   for (std::size_t i = 0; i < w.hogs; ++i) {
     sim_task<L> t;
     t.id = id++;
@@ -67,7 +82,9 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
     t.allowed = first_allowed;
     t.work = w.work;
     t.period = w.period;
-    const nanoseconds offset = w.light != 0 ? w.period * static_cast<nanoseconds>(i) / static_cast<nanoseconds>(w.light) : 0;
+    const nanoseconds offset =
+        w.seed != 0 ? static_cast<nanoseconds>(detail::splitmix64(rng) % static_cast<std::uint64_t>(w.period))
+                    : w.period * static_cast<nanoseconds>(i) / static_cast<nanoseconds>(w.light);
     if (sim.spawn(t, w.start_cpu, sim.now() + offset) == no_task) return false;
   }
   for (std::size_t i = 0; i < w.pairs; ++i) {
