@@ -2,7 +2,7 @@
 # As root it runs apt-get; otherwise it prints the exact command and stops.
 
 # Packages the main job needs (build the CLI) and the extra ones the tests need.
-BALANCEKIT_RUN_PACKAGES="cmake ninja-build g++ pkg-config librange-v3-dev libmsgsl-dev libcli11-dev libfmt-dev libhwloc-dev nlohmann-json3-dev"
+BALANCEKIT_RUN_PACKAGES="cmake ninja-build g++ pkg-config librange-v3-dev libmsgsl-dev libcli11-dev libfmt-dev libhwloc-dev nlohmann-json3-dev gnuplot-nox"
 BALANCEKIT_TEST_PACKAGES="$BALANCEKIT_RUN_PACKAGES clang catch2 librapidcheck-dev libbenchmark-dev iwyu bzip2 tar"
 
 balancekit_ensure_packages() {

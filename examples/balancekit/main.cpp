@@ -305,6 +305,9 @@ void add_simulate_options(CLI::App& cmd, simulate_options& o) {
   cmd.add_option("--seed", o.seed, "Light tasks start at offsets drawn from this seed (0: evenly staggered)")
       ->check(non_negative)
       ->capture_default_str();
+  cmd.add_option("--plot", o.plot,
+                 "Draw an SVG with gnuplot (simulate: per-CPU utilization over time; compare: the metrics as bars); "
+                 "the CSV and the gnuplot script are written beside it");
 }
 
 int run_machines() {

@@ -16,6 +16,7 @@
 #include <type_traits>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -77,6 +78,7 @@ std::uint64_t migrations_of(const Sim& s) {
 struct run_result {
   nlohmann::json metrics;
   std::vector<sample> timeline;
+  std::vector<std::vector<double>> cpu_util;  // per sample, per CPU of the map: util / capacity
   std::uint64_t wakeups = 0;
   double latency_mean_us = 0;
 };
@@ -102,6 +104,12 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
     }
     s.work_conserving = !check::work_conservation(tree.cpu_map(), sim->snap()).found;
     out.timeline.push_back(s);
+    if (!o.plot.empty()) {
+      std::vector<double> u;
+      for (std::size_t c : tree.cpu_map())
+        u.push_back(static_cast<double>(sim->snap().cpus[c].util) / static_cast<double>(sim->snap().cpus[c].arch_capacity));
+      out.cpu_util.push_back(std::move(u));
+    }
     bar.show(progress_offset_s + s.time_s);
   });
   if (!ok) fail(fmt::format("the workload does not fit: {} tasks, start CPU {}", w.hogs + w.light, w.start_cpu));
@@ -188,7 +196,62 @@ nlohmann::json timeline_json(const std::vector<sample>& timeline) {
   return tl;
 }
 
+// Plots are drawn by gnuplot from a CSV written beside the SVG (FILE.csv), with the script
+// kept as FILE.gp so that a plot can be redrawn or restyled by hand.
+std::string stem_of(const std::string& svg) {
+  const std::size_t dot = svg.rfind('.');
+  const std::size_t slash = svg.rfind('/');
+  return dot != std::string::npos && (slash == std::string::npos || dot > slash) ? svg.substr(0, dot) : svg;
+}
+
+std::string quoted(const std::string& path) {
+  std::string q = "'";
+  for (char ch : path) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return q + "'";
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) fail(fmt::format("--plot: cannot write {}", path));
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  if (std::fclose(f) != 0 || !ok) fail(fmt::format("--plot: cannot write {}", path));
+}
+
+void run_gnuplot(const std::string& svg, const std::string& script) {
+  const std::string gp = stem_of(svg) + ".gp";
+  write_file(gp, script);
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0)
+    fail("--plot needs gnuplot: apt-get install gnuplot-nox (the data and script are written: " + gp + ")");
+  if (std::system(("gnuplot " + quoted(gp)).c_str()) != 0) fail("gnuplot failed on " + gp);
+}
+
+// Per-CPU utilization over time, a heatmap: CPUs up, time across.
+void plot_heatmap(const simulate_options& o, const run_result& r, const std::string& title) {
+  const std::string csv = stem_of(o.plot) + ".csv";
+  std::string data;
+  const std::size_t cpus = r.cpu_util.empty() ? 0 : r.cpu_util.front().size();
+  for (std::size_t c = 0; c < cpus; ++c) {
+    for (std::size_t t = 0; t < r.cpu_util.size(); ++t) data += fmt::format("{}{:.3f}", t == 0 ? "" : ",", r.cpu_util[t][c]);
+    data += '\n';
+  }
+  write_file(csv, data);
+  const double step_s = o.step_ms / 1000;
+  run_gnuplot(o.plot, fmt::format("set terminal svg size 1000,600 dynamic background rgb 'white'\n"
+                                  "set output {}\n"
+                                  "set datafile separator ','\n"
+                                  "set title {}\n"
+                                  "set termoption noenhanced\n"
+                                  "set xlabel 'time (s)'\nset ylabel 'CPU (index in the map)'\n"
+                                  "set xrange [0:{}]\nset yrange [-0.5:{}]\n"
+                                  "set cblabel 'util_avg / capacity'\nset cbrange [0:1]\n"
+                                  "set palette defined (0 'white', 0.5 '#f4a261', 1 '#9b2226')\n"
+                                  "plot {} matrix using (($1 + 0.5) * {}):2:3 with image notitle\n",
+                                  quoted(o.plot), quoted(title), o.seconds, static_cast<double>(cpus) - 0.5, quoted(csv),
+                                  step_s));
+}
+
 void print_run(const simulate_options& o, const model::workload& w, const loaded& m, const run_result& r) {
+  if (!o.plot.empty()) plot_heatmap(o, r, fmt::format("{} — {} under {}", m.title.substr(0, m.title.find('\n')), o.workload, o.rules));
   const nlohmann::json& mj = r.metrics;
   if (o.format == "json") {
     nlohmann::json out = {{"machine", m.title},         {"rules", o.rules},   {"workload", describe_workload(o, w)},
@@ -334,6 +397,28 @@ int run_compare(const simulate_options& o, const std::string& policies) {
                                     g["active"].get<std::uint64_t>() + g["nohz"].get<std::uint64_t>());
        }},
   };
+  if (!o.plot.empty()) {
+    const std::string csv = stem_of(o.plot) + ".csv";
+    std::string data = "metric";
+    for (const std::string& n : names) data += "," + n;
+    data += '\n';
+    for (const row& r : rows) {
+      const double base = r.get(runs.front().metrics);
+      data += fmt::format("\"{} ({})\"", r.name, r.better);
+      for (const run_result& run : runs) data += fmt::format(",{:.4f}", base != 0 ? r.get(run.metrics) / base : 0.0);
+      data += '\n';
+    }
+    write_file(csv, data);
+    run_gnuplot(o.plot, fmt::format("set terminal svg size 1100,550 dynamic background rgb 'white'\n"
+                                    "set output {}\nset datafile separator ','\nset termoption noenhanced\n"
+                                    "set title {}\nset ylabel 'relative to {}'\n"
+                                    "set style data histograms\nset style histogram clustered gap 1\n"
+                                    "set style fill solid 0.8 border -1\nset xtics rotate by -25 noenhanced\n"
+                                    "set key outside right\nset yrange [0:*]\n"
+                                    "plot for [i=2:{}] {} using i:xtic(1) title columnhead(i)\n",
+                                    quoted(o.plot), quoted(fmt::format("{}: {} for {} s", o.workload, workload_line(o, w), o.seconds)),
+                                    names.front(), names.size() + 1, quoted(csv)));
+  }
   if (o.format == "json") {
     nlohmann::json out = {{"machine", m.title}, {"workload", describe_workload(o, w)}, {"seconds", o.seconds}};
     nlohmann::json by = nlohmann::json::object();

@@ -26,6 +26,7 @@ struct simulate_options {
   double step_ms = 100;
   std::string format = "table";
   std::uint64_t seed = 0;  // light tasks' start offsets (0: evenly staggered)
+  std::string plot;        // an SVG to draw with gnuplot (the data and script go beside it)
 };
 
 /// Checks the options, loads the machine, runs, prints. Bad input throws `bad_input`.
