@@ -286,8 +286,8 @@ int run_place(const place_options& o) {
 void add_simulate_options(CLI::App& cmd, simulate_options& o) {
   add_machine_options(cmd, o.machine);
   cmd.add_option("--workload", o.workload,
-                 "hogs (CPU hogs), light (periodic tasks: --work-us every --period-us), mixed (both) or pairs "
-                 "(ping-pong pairs: --work-us a turn)")
+                 "hogs (CPU hogs), light (periodic tasks: --work-us every --period-us), mixed (both), pairs "
+                 "(ping-pong pairs: --work-us a turn) or s1 (Wasted Cores Group Imbalance)")
       ->capture_default_str();
   cmd.add_option("--tasks", o.tasks,
                  "Tasks (hogs: default 1.5 per online CPU; light and pairs: 1 per CPU; mixed: the hogs, default 0.5 "
@@ -382,15 +382,23 @@ int main(int argc, char** argv) {
   auto* simulate_cmd = app.add_subcommand(
       "simulate", "Run the time-driven simulator on a workload: ticks, PELT, newly idle and nohz idle balances");
   add_simulate_options(*simulate_cmd, sim);
-  simulate_cmd->add_option("--rules", sim.rules, "linux (Linux v6.16), min-load (Wasted Cores fix) or ipanema (steal)")
+  simulate_cmd->add_option("--rules", sim.rules,
+                           "linux (Linux v6.16), min-load (Wasted Cores fix), ipanema (steal), or Linux with packing: "
+                           "guittot, shi-powersaving, utilization")
       ->capture_default_str();
   simulate_options cmp;
   std::string policies = "linux,min-load,ipanema";
   auto* compare_cmd = app.add_subcommand(
       "compare", "Run one workload in the simulator under several policies and compare them in one table");
   add_simulate_options(*compare_cmd, cmp);
-  compare_cmd->add_option("--policies", policies, "Comma-separated rules: linux, min-load, ipanema")->capture_default_str();
+  compare_cmd->add_option("--policies", policies,
+                          "Comma-separated: linux, min-load, ipanema, guittot, shi-powersaving, utilization")
+      ->capture_default_str();
   auto* list_cmd = app.add_subcommand("list", "List the machines, workloads and policies");
+  std::string tour_dir = "tour";
+  auto* tour_cmd = app.add_subcommand(
+      "tour", "The main job: Wasted Cores S1 on hygon384 and seed 000's packing on seed64, with tables and plots");
+  tour_cmd->add_option("--out", tour_dir, "Directory for the plots")->capture_default_str();
   std::vector<std::string> sweep_files;
   std::string shard;
   bool merge = false;
@@ -421,6 +429,7 @@ int main(int argc, char** argv) {
     if (*simulate_cmd) return run_simulate(sim);
     if (*compare_cmd) return run_compare(cmp, policies);
     if (*list_cmd) return run_list();
+    if (*tour_cmd) return run_tour(tour_dir);
     if (*sweep_cmd) {
       if (merge) return run_sweep_merge(sweep_files);
       if (sweep_files.size() != 1) fail("sweep takes one sweep file (or --merge with output files)");

@@ -39,6 +39,7 @@ struct sample {
   std::size_t running = 0;
   std::size_t idle = 0;
   std::size_t overloaded = 0;
+  std::size_t active = 0;  // CPUs that ran something during the step (a power proxy)
   bool work_conserving = true;
 };
 
@@ -91,8 +92,13 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
   const auto until = static_cast<nanoseconds>(std::llround(o.seconds * ns_per_s));
   const auto step = static_cast<nanoseconds>(std::llround(o.step_ms * 1e6));
   run_result out;
+  std::vector<nanoseconds> busy_before(L::max_cpus, 0);
   const bool ok = model::run_workload(*sim, w, until, step, [&](nanoseconds now) {
     sample s;
+    for (std::size_t c : tree.cpu_map()) {
+      s.active += sim->busy_time(c) != busy_before[c] ? 1U : 0U;
+      busy_before[c] = sim->busy_time(c);
+    }
     s.time_s = static_cast<double>(now) / ns_per_s;
     s.migrations = migrations_of(*sim);
     s.wakeups = sim->metrics().wakeups;
@@ -124,8 +130,12 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
   out.latency_mean_us = mt.wakeup_latency.total != 0 ? static_cast<double>(mt.wakeup_latency_sum) /
                                                            static_cast<double>(mt.wakeup_latency.total) / 1e3
                                                      : 0.0;
+  double active_mean = 0;
+  for (const sample& s : out.timeline) active_mean += static_cast<double>(s.active);
+  if (!out.timeline.empty()) active_mean /= static_cast<double>(out.timeline.size());
   out.metrics = {
       {"elapsed_s", elapsed},
+      {"active_cpus_mean", active_mean},
       {"work_done_cpu_s", static_cast<double>(mt.work_done) / ns_per_s},
       {"throughput_cpus", elapsed > 0 ? static_cast<double>(mt.work_done) / ns_per_s / elapsed : 0.0},
       {"busy_cpus_mean", elapsed > 0 ? static_cast<double>(mt.busy_cpu_time) / ns_per_s / elapsed : 0.0},
@@ -153,10 +163,17 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
   return out;
 }
 
+template <class Packing>
+using linux_with = rules<linux_defaults, with_packing<Packing>>;
+
 run_result run_rules(const std::string& rules, const simulate_options& o, const model::workload& w, const cli_domains& tree,
                      progress& bar, double offset_s) {
+  using namespace balancekit::packing;
   if (rules == "min-load") return run_one<wasted_cores_rules>(o, w, tree, bar, offset_s);
   if (rules == "ipanema") return run_one<ipanema_rules>(o, w, tree, bar, offset_s);
+  if (rules == "guittot") return run_one<linux_with<guittot<buddy_conf::conf0>>>(o, w, tree, bar, offset_s);
+  if (rules == "shi-powersaving") return run_one<linux_with<shi_power<shi_mode::powersaving>>>(o, w, tree, bar, offset_s);
+  if (rules == "utilization") return run_one<linux_with<utilization_aware<80>>>(o, w, tree, bar, offset_s);
   return run_one<linux_defaults>(o, w, tree, bar, offset_s);
 }
 
@@ -180,6 +197,7 @@ std::string workload_line(const simulate_options& o, const model::workload& w) {
     add(fmt::format("{} light tasks ({} us every {} us)", w.light, static_cast<double>(w.work) / 1e3,
                     static_cast<double>(w.period) / 1e3));
   if (w.pairs != 0) add(fmt::format("{} ping-pong pairs ({} us a turn)", w.pairs, static_cast<double>(w.work) / 1e3));
+  if (w.s1_r != 0) add(fmt::format("Wasted Cores S1: {} R hogs on the start node, 2 make threads per CPU elsewhere", w.s1_r));
   return fmt::format("{}, {} CPU {}", line, o.start == "released" ? "released from" : "forked from", w.start_cpu);
 }
 
@@ -192,6 +210,7 @@ nlohmann::json timeline_json(const std::vector<sample>& timeline) {
                   {"running_cpus", s.running},
                   {"idle_cpus", s.idle},
                   {"overloaded_cpus", s.overloaded},
+                  {"active_cpus", s.active},
                   {"work_conserving", s.work_conserving}});
   return tl;
 }
@@ -260,10 +279,10 @@ void print_run(const simulate_options& o, const model::workload& w, const loaded
     return;
   }
   if (o.format == "csv") {
-    fmt::print("time_s,migrations,wakeups,running_cpus,idle_cpus,overloaded_cpus,work_conserving\n");
+    fmt::print("time_s,migrations,wakeups,running_cpus,idle_cpus,overloaded_cpus,active_cpus,work_conserving\n");
     for (const sample& s : r.timeline)
-      fmt::print("{:.3f},{},{},{},{},{},{}\n", s.time_s, s.migrations, s.wakeups, s.running, s.idle, s.overloaded,
-                 s.work_conserving ? 1 : 0);
+      fmt::print("{:.3f},{},{},{},{},{},{},{}\n", s.time_s, s.migrations, s.wakeups, s.running, s.idle, s.overloaded,
+                 s.active, s.work_conserving ? 1 : 0);
     return;
   }
   fmt::print("{}\n", m.title);
@@ -275,8 +294,9 @@ void print_run(const simulate_options& o, const model::workload& w, const loaded
   const auto& mg = mj["migrations"];
   fmt::print("throughput: {:.3f} CPUs of work per second (work done {:.3f} CPU-s at capacity 1024)\n",
              mj["throughput_cpus"].get<double>(), mj["work_done_cpu_s"].get<double>());
-  fmt::print("busy CPUs on average: {:.2f}; idle while a task waited elsewhere: {:.3f} CPU-s\n",
-             mj["busy_cpus_mean"].get<double>(), mj["idle_while_waiting_cpu_s"].get<double>());
+  fmt::print("busy CPUs on average: {:.2f}; CPUs active in a step on average: {:.2f}; idle while a task waited "
+             "elsewhere: {:.3f} CPU-s\n",
+             mj["busy_cpus_mean"].get<double>(), mj["active_cpus_mean"].get<double>(), mj["idle_while_waiting_cpu_s"].get<double>());
   fmt::print("wakeups: {} (latency us: mean {:.1f}, p50 <= {:.1f}, p99 <= {:.1f}, max {:.1f})\n", r.wakeups,
              r.latency_mean_us, mj["wakeup_latency_us"]["p50"].get<double>(), mj["wakeup_latency_us"]["p99"].get<double>(),
              mj["wakeup_latency_us"]["max"].get<double>());
@@ -293,8 +313,8 @@ void print_run(const simulate_options& o, const model::workload& w, const loaded
 
 // The options every simulator command shares, checked; the machine and the workload.
 model::workload check_and_describe(const simulate_options& o, const loaded& m) {
-  if (o.workload != "hogs" && o.workload != "light" && o.workload != "mixed" && o.workload != "pairs")
-    fail(fmt::format("unknown --workload '{}' (choose hogs, light, mixed or pairs)", o.workload));
+  if (o.workload != "hogs" && o.workload != "light" && o.workload != "mixed" && o.workload != "pairs" && o.workload != "s1")
+    fail(fmt::format("unknown --workload '{}' (choose hogs, light, mixed, pairs or s1)", o.workload));
   if (o.start != "released" && o.start != "forked") fail(fmt::format("unknown --start '{}' (choose released or forked)", o.start));
   if (o.format != "table" && o.format != "csv" && o.format != "json")
     fail(fmt::format("unknown --format '{}' (choose table, csv or json)", o.format));
@@ -319,7 +339,18 @@ model::workload check_and_describe(const simulate_options& o, const loaded& m) {
     if (n < 2 || n % 2 != 0) fail(fmt::format("--tasks {} for pairs must be even and at least 2", n));
     w.pairs = n / 2;
   }
-  if (w.hogs + w.light + 2 * w.pairs > L::max_tasks)
+  if (o.workload == "s1") {
+    w.s1_r = o.tasks.value_or(2);
+    if (w.s1_r == 0) fail("--tasks for s1 (the R processes) must be at least 1");
+    const cli_topology& t = *m.topology;
+    std::size_t home = 0;
+    for (std::size_t c : online) home += t.node_of(c) == t.node_of(o.start_cpu) ? 1U : 0U;
+    if (home == online.weight()) fail("s1 needs a machine with more than one NUMA node");
+    if (w.s1_r > home) fail(fmt::format("--tasks {}: the start CPU's node has only {} CPUs", w.s1_r, home));
+    w.hogs = 0;
+  }
+  const std::size_t s1_tasks = w.s1_r != 0 ? w.s1_r + 2 * cpus : 0;
+  if (w.hogs + w.light + 2 * w.pairs + s1_tasks > L::max_tasks)
     fail(fmt::format("{} tasks are more than the simulator holds ({})", w.hogs + w.light + 2 * w.pairs, L::max_tasks));
   w.work = static_cast<nanoseconds>(std::llround(o.work_us * 1e3));
   w.period = static_cast<nanoseconds>(std::llround(o.period_us * 1e3));
@@ -336,18 +367,21 @@ std::unique_ptr<cli_domains> build_tree(const loaded& m) {
   return tree;
 }
 
+// The policies simulate and compare know: rule packs, and Linux with seed 000's packing.
+constexpr std::string_view policy_names[] = {"linux", "min-load", "ipanema", "guittot", "shi-powersaving", "utilization"};
+
 int rules_index(const std::string& n) {
-  if (n == "linux") return 0;
-  if (n == "min-load") return 1;
-  if (n == "ipanema") return 2;
+  for (std::size_t i = 0; i < std::size(policy_names); ++i)
+    if (policy_names[i] == n) return static_cast<int>(i);
   return -1;
 }
+
+std::string policy_list() { return fmt::format("{}", fmt::join(policy_names, ", ")); }
 
 }  // namespace
 
 int run_simulate(const simulate_options& o) {
-  if (o.rules != "linux" && o.rules != "min-load" && o.rules != "ipanema")
-    fail(fmt::format("unknown --rules '{}' (choose linux, min-load or ipanema)", o.rules));
+  if (rules_index(o.rules) < 0) fail(fmt::format("unknown --rules '{}' (choose {})", o.rules, policy_list()));
   const loaded m = load_machine(o.machine);
   const model::workload w = check_and_describe(o, m);
   const auto tree = build_tree(m);
@@ -366,7 +400,7 @@ int run_compare(const simulate_options& o, const std::string& policies) {
   }
   for (const std::string& n : names) {
     if (n.empty()) fail(fmt::format("--policies '{}' has an empty name", policies));
-    if (rules_index(n) < 0) fail(fmt::format("--policies: unknown rules '{}' (choose linux, min-load or ipanema)", n));
+    if (rules_index(n) < 0) fail(fmt::format("--policies: unknown rules '{}' (choose {})", n, policy_list()));
   }
   if (o.format == "csv") fail("compare writes table or json, not csv");
   const loaded m = load_machine(o.machine);
@@ -386,6 +420,8 @@ int run_compare(const simulate_options& o, const std::string& policies) {
       {"throughput (CPUs of work)", "higher", [](const nlohmann::json& j) { return j["throughput_cpus"].get<double>(); }},
       {"idle while waiting (CPU-s)", "lower", [](const nlohmann::json& j) { return j["idle_while_waiting_cpu_s"].get<double>(); }},
       {"busy CPUs (mean)", "lower at equal throughput", [](const nlohmann::json& j) { return j["busy_cpus_mean"].get<double>(); }},
+      {"active CPUs (mean per step)", "lower at equal throughput",
+       [](const nlohmann::json& j) { return j["active_cpus_mean"].get<double>(); }},
       {"wakeup latency p50 (us)", "lower", [](const nlohmann::json& j) { return j["wakeup_latency_us"]["p50"].get<double>(); }},
       {"wakeup latency p99 (us)", "lower", [](const nlohmann::json& j) { return j["wakeup_latency_us"]["p99"].get<double>(); }},
       {"messages to another LLC (share)", "lower",
@@ -430,11 +466,11 @@ int run_compare(const simulate_options& o, const std::string& policies) {
   fmt::print("{}\n", m.title);
   fmt::print("workload {}: {}; {} s simulated each\n", o.workload, workload_line(o, w), o.seconds);
   fmt::print("values, and in brackets relative to {} (the first policy)\n", names.front());
-  std::string head = fmt::format("{:<28} {:<26}", "metric", "better");
+  std::string head = fmt::format("{:<32} {:<26}", "metric", "better");
   for (const std::string& n : names) head += fmt::format(" {:>20}", n);
   fmt::print("{}\n", head);
   for (const row& r : rows) {
-    std::string line = fmt::format("{:<28} {:<26}", r.name, r.better);
+    std::string line = fmt::format("{:<32} {:<26}", r.name, r.better);
     const double base = r.get(runs.front().metrics);
     for (const run_result& run : runs) {
       const double v = r.get(run.metrics);
@@ -456,11 +492,16 @@ int run_list() {
              "  mixed      hogs (--tasks, default 0.5 per CPU) and light tasks (--light, default 1 per CPU)\n"
              "  pairs      ping-pong pairs: each side works --work-us, wakes the other (WF_SYNC) and sleeps (--tasks, "
              "default 1 per CPU)\n"
+             "  s1         Wasted Cores S1 (Group Imbalance): --tasks R hogs (default 2) on the start CPU's node, two\n"
+             "             make threads of a shared autogroup per CPU of the other nodes\n"
              "  each starts --start released (pinned to --start-cpu, released at 20 ms) or forked\n");
-  fmt::print("policies (--rules; compare --policies a,b,c):\n"
-             "  linux      Linux v6.16's load balancer and placement\n"
-             "  min-load   the Wasted Cores fix for Group Imbalance: the busiest group by minimum load\n"
-             "  ipanema    Ipanema's steal: pull only when the gap exceeds the task's load; no active balance\n");
+  fmt::print("policies (simulate --rules; compare --policies a,b,c):\n"
+             "  linux            Linux v6.16's load balancer and placement\n"
+             "  min-load         the Wasted Cores fix for Group Imbalance: the busiest group by minimum load\n"
+             "  ipanema          Ipanema's steal: pull only when the gap exceeds the task's load; no active balance\n"
+             "  guittot          Linux with Guittot's packing buddy (seed 000, conf0)\n"
+             "  shi-powersaving  Linux with Alex Shi's power-aware placement, powersaving mode (seed 000)\n"
+             "  utilization      Linux with utilization-aware packing under an 80 % margin (ours)\n");
   fmt::print("packing (--packing, balancekit balance and place): none, conf0, conf1, conf2, topology, shi-powersaving, "
              "shi-balance, utilization\n");
   return 0;
@@ -588,7 +629,7 @@ int run_sweep(const std::string& file, const std::string& shard) {
   for (std::size_t i = 0; i < spec["policies"].size(); ++i) {
     const auto& p = spec["policies"][i];
     if (!p.is_string() || rules_index(p.get<std::string>()) < 0)
-      fail(fmt::format("{}: policies[{}]: {} is not linux, min-load or ipanema", file, i, p.dump()));
+      fail(fmt::format("{}: policies[{}]: {} is not one of {}", file, i, p.dump(), policy_list()));
     policies.push_back(p.get<std::string>());
   }
   std::vector<loaded> loaded_machines;
@@ -705,6 +746,47 @@ int run_sweep_merge(const std::vector<std::string>& files) {
   for (const group& g : groups)
     fmt::print("{:<24} {:<9} {:<9} {:>4} {:>22} {:>22} {:>24} {:>22}\n", g.machine.substr(0, 24), g.workload, g.policy,
                g.throughput.size(), stats(g.throughput), stats(g.idle_waiting), stats(g.p99), stats(g.migrations));
+  return 0;
+}
+
+
+int run_tour(const std::string& out_dir) {
+  if (std::system(("mkdir -p " + quoted(out_dir)).c_str()) != 0) fail(fmt::format("cannot create {}", out_dir));
+  fmt::print("balancekit tour: the time-driven simulator on two experiments (plots in {}/)\n\n", out_dir);
+  fmt::print("1. Wasted Cores S1, Group Imbalance, on hygon384: two R hogs on node 0, two make threads of\n"
+             "   one autogroup per CPU of the other nodes. Linux v6.16 against the paper's min-load fix and\n"
+             "   Ipanema's steal.\n\n");
+  simulate_options s1;
+  s1.machine.machine = "hygon384";
+  s1.workload = "s1";
+  s1.seconds = 2;
+  s1.plot = out_dir + "/s1-compare.svg";
+  run_compare(s1, "linux,min-load,ipanema");
+  {
+    simulate_options heat = s1;
+    heat.plot = out_dir + "/s1-linux-cpus.svg";
+    heat.step_ms = 20;
+    const loaded m = load_machine(heat.machine);
+    const model::workload w = check_and_describe(heat, m);
+    const auto tree = build_tree(m);
+    progress bar(heat.seconds);
+    plot_heatmap(heat, run_rules("linux", heat, w, *tree, bar, 0), "hygon384 — Wasted Cores S1 under Linux v6.16");
+  }
+  fmt::print("\n2. Seed 000's packing debate on seed64: eight light tasks, 2.5 ms of every 10 ms, forked from\n"
+             "   CPU 0, under Linux, Guittot's buddy, Shi's powersaving and our utilization-aware packing.\n\n");
+  simulate_options pack;
+  pack.machine.machine = "seed64";
+  pack.workload = "light";
+  pack.tasks = 8;
+  pack.work_us = 2500;
+  pack.period_us = 10000;
+  pack.start = "forked";
+  pack.seconds = 2;
+  pack.plot = out_dir + "/packing-compare.svg";
+  run_compare(pack, "linux,guittot,shi-powersaving,utilization");
+  fmt::print("\nplots: {0}/s1-compare.svg, {0}/s1-linux-cpus.svg, {0}/packing-compare.svg (data and gnuplot scripts "
+             "beside them)\n",
+             out_dir);
   return 0;
 }
 

@@ -43,6 +43,9 @@ int run_list();
 /// of shard K of N ("K/N", empty: all).
 int run_sweep(const std::string& file, const std::string& shard);
 
+/// The main job: two experiments with their tables and plots, written under `out_dir`.
+int run_tour(const std::string& out_dir);
+
 /// A summary of sweep outputs (JSON lines files), grouped over seeds.
 int run_sweep_merge(const std::vector<std::string>& files);
 

@@ -278,6 +278,9 @@ public:
   /// CPU time the task has had, in ns of real time.
   [[nodiscard]] constexpr nanoseconds runtime(std::uint32_t t) const { return tasks_[t].sum_exec; }
   [[nodiscard]] constexpr bool tick_stopped(std::size_t cpu) const { return cpus_[cpu].tick_stopped; }
+  /// Time `cpu` ran a task, up to its last accounting (every event on it, and the end of
+  /// `run_until`).
+  [[nodiscard]] constexpr nanoseconds busy_time(std::size_t cpu) const { return cpus_[cpu].busy; }
   [[nodiscard]] constexpr nanoseconds tick_length() const noexcept {
     return 1'000'000'000 / static_cast<nanoseconds>(P::balance_tuning.hz);
   }
@@ -320,6 +323,7 @@ private:
                                   // that PELT sees the count before a balance moved them
     nanoseconds next_tick = 0;
     bool tick_stopped = true;
+    nanoseconds busy = 0;         // time it ran a task, up to its last accounting
   };
 
   static constexpr std::size_t task_slot(std::uint32_t t) noexcept { return max_cpus + t; }
@@ -410,6 +414,7 @@ private:
       metrics_.work_done += done;
       if (!ts.hog) ts.left = ts.left > done ? ts.left - done : 0;
       metrics_.busy_cpu_time += delta;
+      cs.busy += delta;
       cs.curr_start = now_;
     }
     update_pelt(c, t);

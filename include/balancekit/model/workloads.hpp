@@ -37,6 +37,12 @@ struct workload {
   std::size_t hogs = 0;
   std::size_t light = 0;
   std::size_t pairs = 0;
+  /// Wasted Cores S1, Group Imbalance (Lozi et al., EuroSys 2016, §3.1): `s1_r` hogs of
+  /// full weight (the R processes) start on the start CPU's node, one per CPU from the
+  /// start CPU, and two hogs of a shared autogroup's weight (1024 / their number, at least
+  /// 2: a make -j) start on every CPU of the other nodes; all pinned to their first CPU
+  /// and released together. 0: no S1 tasks.
+  std::size_t s1_r = 0;
   nanoseconds work = 1'000'000;
   nanoseconds period = 10'000'000;
   std::uint64_t weight = nice_0_load;
@@ -86,6 +92,30 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
         w.seed != 0 ? static_cast<nanoseconds>(detail::splitmix64(rng) % static_cast<std::uint64_t>(w.period))
                     : w.period * static_cast<nanoseconds>(i) / static_cast<nanoseconds>(w.light);
     if (sim.spawn(t, w.start_cpu, sim.now() + offset) == no_task) return false;
+  }
+  if (w.s1_r != 0) {
+    const auto& tree = sim.tree();
+    const cpumask<L::max_cpus> home = tree.node_mask(w.start_cpu) & tree.cpu_map();
+    std::size_t r = 0;
+    for (std::size_t c : home.wrap(w.start_cpu)) {
+      if (r++ == w.s1_r) break;
+      sim_task<L> t;
+      t.id = id++;
+      t.allowed = w.start == start_mode::released ? cpumask<L::max_cpus>::of(c) : ~cpumask<L::max_cpus>{};
+      if (sim.spawn(t, c) == no_task) return false;
+    }
+    const std::size_t make = 2 * (tree.cpu_map().weight() - home.weight());
+    const std::uint64_t share = make != 0 && nice_0_load / make > 2 ? nice_0_load / make : 2;
+    for (std::size_t c : tree.cpu_map()) {
+      if (home.test(c)) continue;
+      for (int k = 0; k < 2; ++k) {
+        sim_task<L> t;
+        t.id = id++;
+        t.weight = share;
+        t.allowed = w.start == start_mode::released ? cpumask<L::max_cpus>::of(c) : ~cpumask<L::max_cpus>{};
+        if (sim.spawn(t, c) == no_task) return false;
+      }
+    }
   }
   for (std::size_t i = 0; i < w.pairs; ++i) {
     const auto first = static_cast<std::uint32_t>(sim.snap().tasks().size());
