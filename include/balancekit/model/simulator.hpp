@@ -546,6 +546,7 @@ private:
   // A message from the task running on `from` to task `to`: a sync wakeup from `from`, or
   // one more message waiting when `to` is awake.
   constexpr void send(std::size_t from, std::uint32_t to) {
+    if (to >= snap_.tasks().size()) return;  // a partner never spawned: the message is lost
     ++metrics_.messages;
     task_sim& ts = tasks_[to];
     std::size_t at = no_cpu;
