@@ -257,3 +257,43 @@ TEST_CASE("Messages between LLCs are counted as such", "[simulator][messages]") 
   CHECK(b.sim->metrics().messages_cross_node == 0);
   check_conservation(*b.sim);
 }
+
+TEST_CASE("SMT siblings that both run share their core's throughput as the cost model says", "[simulator][costs]") {
+  bench b({"l3:1 core:2 pu:2"});
+  REQUIRE(b.m->tree->smt_mask(0) == mask::of(0).set(1));
+  REQUIRE(b.sim->spawn(hog(1, mask::of(0)), 0) == 0);
+  REQUIRE(b.sim->spawn(hog(2, mask::of(1)), 1) == 1);
+  b.sim->run_until(1000 * ms);
+  // Two busy threads of one core: 1178/1024 of one thread's work between them, 589/1024
+  // each (the kernel's smt_gain). Each accounting interval rounds down, so allow 1 µs.
+  const nanoseconds expected = 2 * 1000 * ms * 589 / 1024;
+  CHECK(b.sim->metrics().work_done <= expected);
+  CHECK(b.sim->metrics().work_done >= expected - 1'000);
+  // CPU time is still all of it, and PELT (time-based) sees two full CPUs.
+  CHECK(b.sim->runtime(0) == 1000 * ms);
+  CHECK(b.sim->task_avg(1).util_avg >= 1014);
+  // With the contention turned off, the same second does two seconds of work.
+  bench c({"l3:1 core:2 pu:2"});
+  c.sim->set_costs({.smt_core_throughput = 2048});
+  REQUIRE(c.sim->spawn(hog(1, mask::of(0)), 0) == 0);
+  REQUIRE(c.sim->spawn(hog(2, mask::of(1)), 1) == 1);
+  c.sim->run_until(1000 * ms);
+  CHECK(c.sim->metrics().work_done == 2000 * ms);
+  check_conservation(*b.sim);
+}
+
+TEST_CASE("A periodic task takes longer when its SMT sibling is busy", "[simulator][costs]") {
+  bench b({"l3:1 core:2 pu:2"});
+  model::sim_task<L> light = hog(1, mask::of(0));
+  light.work = 1 * ms;
+  light.period = 10 * ms;
+  REQUIRE(b.sim->spawn(light, 0) == 0);
+  REQUIRE(b.sim->spawn(hog(2, mask::of(1)), 1) == 1);
+  b.sim->run_until(1000 * ms);
+  // 1 ms of work at 589/1024 speed takes ceil(1 ms · 1024 / 589) = 1.7385 ms of CPU time,
+  // 100 times.
+  CHECK(b.sim->metrics().activations == 100);
+  const nanoseconds per = (1 * ms * 1024 + 588) / 589;
+  CHECK(b.sim->runtime(0) >= 100 * per - 100);
+  CHECK(b.sim->runtime(0) <= 100 * per + 100);
+}

@@ -144,6 +144,16 @@ struct sim_metrics {
   nanoseconds busy_cpu_time = 0;        ///< Σ over CPUs of time with a task running
 };
 
+/// The simulator's cost model (docs/simulator.md, "Cost model"): how much work a running
+/// task gets done. Every parameter has its public source there; override them with
+/// `simulator::set_costs`.
+struct sim_costs {
+  /// The work of an SMT core with two or more busy threads, ×1024 of one thread alone,
+  /// shared equally by its busy threads: 1178, the kernel's own estimate (smt_gain, which
+  /// sd_init() set on SMT domains until v4.20). 1024 turns SMT contention off.
+  std::uint32_t smt_core_throughput = 1178;
+};
+
 /// Who ran the balance that moved a task.
 enum class sim_balance : std::uint8_t { periodic, newidle, nohz, affinity };
 
@@ -165,6 +175,16 @@ public:
   static constexpr std::size_t max_tasks = L::max_tasks;
 
   constexpr explicit simulator(const tree_type& tree) noexcept : balancer_(tree) {}
+
+  /// The cost model; takes effect for work done from now on.
+  constexpr void set_costs(const sim_costs& c) {
+    for (std::size_t cpu : balancer_.tree().cpu_map())
+      if (cpus_[cpu].curr != no_task) account_curr(cpu);
+    costs_ = c;
+    for (std::size_t cpu : balancer_.tree().cpu_map())
+      if (cpus_[cpu].curr != no_task) schedule_cpu(cpu);
+  }
+  [[nodiscard]] constexpr const sim_costs& costs() const noexcept { return costs_; }
 
   /// Empties the machine at time 0.
   constexpr void reset() {
@@ -398,6 +418,29 @@ private:
   }
 
   // -- running --------------------------------------------------------------------------
+  // How fast the task running on `c` gets work done, ×2^20 of real time: the CPU's
+  // capacity, shared with busy SMT siblings by the cost model.
+  constexpr std::uint64_t speed_x1m(std::size_t c) const {
+    std::uint64_t busy = 0;
+    for (std::size_t t : balancer_.tree().smt_mask(c)) busy += cpus_[t].curr != no_task ? 1U : 0U;
+    const std::uint64_t share = busy >= 2 ? costs_.smt_core_throughput / busy : sched_capacity_scale;
+    return snap_.cpus[c].arch_capacity * share;
+  }
+
+  // The running task of `c` becomes `t`. When the CPU turns busy or idle, its SMT siblings'
+  // speed changes: their work so far is accounted at the old speed, and their next event
+  // moves.
+  constexpr void change_curr(std::size_t c, std::uint32_t t) {
+    const bool flips = (cpus_[c].curr == no_task) != (t == no_task);
+    const auto& core = balancer_.tree().smt_mask(c);
+    if (flips)
+      for (std::size_t s : core)
+        if (s != c && cpus_[s].curr != no_task) account_curr(s);
+    cpus_[c].curr = t;
+    if (flips)
+      for (std::size_t s : core)
+        if (s != c && cpus_[s].curr != no_task) schedule_cpu(s);
+  }
   // kernel: update_curr(): the running task's time since it was last accounted.
   constexpr void account_curr(std::size_t c) {
     cpu_sim& cs = cpus_[c];
@@ -409,8 +452,7 @@ private:
       ts.sum_exec += delta;
       cs.slice_used += delta;
       ts.vruntime += static_cast<std::uint64_t>(delta) * nice_0_load / ts.spec.weight;
-      const auto done = static_cast<nanoseconds>(static_cast<std::uint64_t>(delta) * snap_.cpus[c].arch_capacity /
-                                                 sched_capacity_scale);
+      const auto done = static_cast<nanoseconds>(static_cast<std::uint64_t>(delta) * speed_x1m(c) >> 20);
       metrics_.work_done += done;
       if (!ts.hog) ts.left = ts.left > done ? ts.left - done : 0;
       metrics_.busy_cpu_time += delta;
@@ -435,7 +477,7 @@ private:
     if (cs.curr != no_task) account_curr(c);
     // The incoming task's averages close its waiting time before it runs (set_next_entity).
     update_pelt(c, t);
-    cs.curr = t;
+    change_curr(c, t);
     cs.curr_start = now_;
     cs.slice_used = 0;
     ++metrics_.context_switches;
@@ -460,9 +502,8 @@ private:
     cpu_sim& cs = cpus_[c];
     nanoseconds next = cs.tick_stopped ? -1 : cs.next_tick;
     if (cs.curr != no_task && !tasks_[cs.curr].hog) {
-      const std::uint64_t cap = snap_.cpus[c].arch_capacity;
-      const auto need = static_cast<nanoseconds>((static_cast<std::uint64_t>(tasks_[cs.curr].left) * sched_capacity_scale +
-                                                  cap - 1) / cap);
+      const std::uint64_t speed = speed_x1m(c);
+      const auto need = static_cast<nanoseconds>(((static_cast<std::uint64_t>(tasks_[cs.curr].left) << 20) + speed - 1) / speed);
       const nanoseconds end = cs.curr_start + need;
       if (next < 0 || end < next) next = end;
     }
@@ -535,7 +576,7 @@ private:
     pelt::util_est_update(ts.avg, true, snap_.cpus[c].arch_capacity);
     sync_task(t);
     ts.prev_cpu = c;
-    cpus_[c].curr = no_task;  // already accounted
+    change_curr(c, no_task);  // already accounted
     if (ts.spec.partner == no_task) {
       ts.next_activation += ts.spec.period;
       events_.set(task_slot(t), std::max(ts.next_activation, now_));
@@ -565,7 +606,7 @@ private:
   // The CPU lost its running task: run the next, or balance as newly idle, or idle.
   constexpr void after_dequeue(std::size_t c) {
     if (cpus_[c].curr != no_task && snap_.queued(cpus_[c].curr) && snap_.cpu_of(cpus_[c].curr) == c) return;
-    cpus_[c].curr = no_task;
+    change_curr(c, no_task);
     const std::uint32_t next = pick_next(c);
     if (next != no_task) {
       set_curr(c, next);
@@ -691,7 +732,7 @@ private:
       // Leaving the source (detach_task with DO_DETACH).
       if (src.curr == t) {
         account_curr(m.src);
-        src.curr = no_task;
+        change_curr(m.src, no_task);
       } else {
         update_pelt(m.src, t);
       }
@@ -821,6 +862,7 @@ private:
   bool asym_ = false;
   nanoseconds now_ = 0;
   nanoseconds next_sample_ = 0;
+  sim_costs costs_{};
   sim_metrics metrics_{};
   static_vector<sim_migration, LogCapacity> log_{};
   std::uint64_t dropped_ = 0;
