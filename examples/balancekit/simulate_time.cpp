@@ -70,12 +70,6 @@ private:
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-template <class Sim>
-std::uint64_t migrations_of(const Sim& s) {
-  const auto& m = s.metrics();
-  return m.migrations_periodic + m.migrations_newidle + m.migrations_active + m.migrations_nohz;
-}
-
 struct run_result {
   nlohmann::json metrics;
   std::vector<sample> timeline;
@@ -100,7 +94,7 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
       busy_before[c] = sim->busy_time(c);
     }
     s.time_s = static_cast<double>(now) / ns_per_s;
-    s.migrations = migrations_of(*sim);
+    s.migrations = sim->metrics().balance_migrations();
     s.wakeups = sim->metrics().wakeups;
     for (std::size_t c : tree.cpu_map()) {
       const std::uint32_t nr = sim->snap().cpus[c].nr_running;

@@ -164,19 +164,7 @@ std::uint32_t quiet_window(const tree_t& t) {
   return c + 4;
 }
 
-// Worst cases seen, printed at the end of each test case (docs/invariants.md quotes them).
-struct worst_case {
-  std::string what;
-  double value = 0;
-  std::string where;
-  void see(double v, const std::string& w) {
-    if (v > value) {
-      value = v;
-      where = w;
-    }
-  }
-  ~worst_case() { std::cerr << "  worst " << what << ": " << value << "  (" << where << ")\n"; }
-};
+using test::worst_case;  // docs/invariants.md quotes the worst cases
 
 std::string describe(const bc::machine_shape& m, const workload& w) {
   std::ostringstream os;

@@ -137,24 +137,7 @@ std::string describe(const bc::machine_shape& m, const sim_workload& w) {
   return os.str();
 }
 
-// The worst case seen, printed at the end of a test case.
-struct worst_case {
-  std::string what;
-  double value = 0;
-  std::string where;
-  void see(double v, const std::string& w) {
-    if (v > value) {
-      value = v;
-      where = w;
-    }
-  }
-  ~worst_case() { std::cerr << "  worst " << what << ": " << value << "  (" << where << ")\n"; }
-};
-
-std::size_t migrations(const sim_t& s) {
-  const auto& m = s.metrics();
-  return m.migrations_periodic + m.migrations_newidle + m.migrations_active + m.migrations_nohz;
-}
+std::size_t migrations(const sim_t& s) { return s.metrics().balance_migrations(); }
 
 }  // namespace
 
@@ -214,7 +197,7 @@ TEST_CASE("Where the round model reaches a fixpoint, the simulator settles in on
   // second), and both with no CPU running two hogs beside an idle fully idle core.
   static std::size_t same = 0;
   static std::size_t total = 0;
-  static worst_case worst{"ms until the simulator's last migration", 0, ""};
+  static test::worst_case worst{"ms until the simulator's last migration", 0, ""};
   REQUIRE(test::check("simulator: agrees with rounds", 30, [] {
     const bc::machine_shape shape = *test::small_machine(false);
     world wd;

@@ -44,4 +44,19 @@ bool check(const std::string& id, int cases, Testable&& testable) {
   return result.template is<SuccessResult>();
 }
 
+/// The worst value a property saw and where, printed when the test case's static goes
+/// away (at the end of the program), so that docs can quote bounds with their machine.
+struct worst_case {
+  std::string what;
+  double value = 0;
+  std::string where;
+  void see(double v, const std::string& w) {
+    if (v > value) {
+      value = v;
+      where = w;
+    }
+  }
+  ~worst_case() { std::cerr << "  worst " << what << ": " << value << "  (" << where << ")\n"; }
+};
+
 }  // namespace balancekit::test

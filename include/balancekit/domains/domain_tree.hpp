@@ -229,6 +229,8 @@ public:
   /// kernel: sched_asym_cpucapacity: some domain has SD_ASYM_CPUCAPACITY.
   [[nodiscard]] constexpr bool asym_cpucapacity_active() const noexcept { return asym_cpucapacity_active_; }
 
+  /// A CPU's capacity as the tree was built with it (kernel: arch_scale_cpu_capacity()).
+  [[nodiscard]] constexpr std::uint64_t cpu_capacity(std::size_t cpu) const { return capacity_[cpu]; }
   /// Largest CPU capacity of the map (kernel: rd->max_cpu_capacity).
   [[nodiscard]] constexpr std::uint64_t max_cpu_capacity() const noexcept { return max_cpu_capacity_; }
   [[nodiscard]] constexpr numa_topology_type numa_type() const noexcept { return numa_type_; }

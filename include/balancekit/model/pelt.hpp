@@ -159,6 +159,13 @@ constexpr bool update_cfs_rq(std::uint64_t now, sched_avg& sa, std::uint64_t wei
 namespace detail {
 constexpr void sub_positive(std::uint64_t& v, std::uint64_t d) noexcept { v = v > d ? v - d : 0; }
 constexpr void sub_positive(std::uint32_t& v, std::uint32_t d) noexcept { v = v > d ? v - d : 0; }
+// After a subtraction, rounding can leave a sum below its average times the smallest
+// divider: the kernel floors it there, comparing as u32 (its max_t(u32, …)).
+[[nodiscard]] constexpr std::uint32_t floor_sum(std::uint64_t sum, std::uint64_t avg) noexcept {
+  const auto a = static_cast<std::uint32_t>(sum);
+  const auto b = static_cast<std::uint32_t>(avg * min_divider);
+  return a > b ? a : b;
+}
 }  // namespace detail
 
 /// kernel: attach_entity_load_avg() — a migrated task joins `rq`'s averages. The rq must
@@ -183,22 +190,15 @@ constexpr void attach(sched_avg& rq, sched_avg& se, std::uint64_t weight) noexce
 /// kernel: detach_entity_load_avg() — a task leaves `rq`'s averages (load-balance
 /// migration: the task is dequeued with DO_DETACH).
 constexpr void detach(sched_avg& rq, const sched_avg& se, std::uint64_t weight) noexcept {
-  // Rounding can leave a task's sum above the rq's: each sum is kept at least its average
-  // times the smallest divider, compared as u32 as the kernel's max_t(u32, …) does.
-  auto floor_u32 = [](std::uint64_t sum, std::uint64_t avg) {
-    const auto a = static_cast<std::uint32_t>(sum);
-    const auto b = static_cast<std::uint32_t>(avg * min_divider);
-    return a > b ? a : b;
-  };
   detail::sub_positive(rq.load_avg, se.load_avg);  // dequeue_load_avg()
   detail::sub_positive(rq.load_sum, weight * se.load_sum);
-  rq.load_sum = floor_u32(rq.load_sum, rq.load_avg);
+  rq.load_sum = detail::floor_sum(rq.load_sum, rq.load_avg);
   detail::sub_positive(rq.util_avg, se.util_avg);
   detail::sub_positive(rq.util_sum, se.util_sum);
-  rq.util_sum = floor_u32(rq.util_sum, rq.util_avg);
+  rq.util_sum = detail::floor_sum(rq.util_sum, rq.util_avg);
   detail::sub_positive(rq.runnable_avg, se.runnable_avg);
   detail::sub_positive(rq.runnable_sum, se.runnable_sum);
-  rq.runnable_sum = floor_u32(rq.runnable_sum, rq.runnable_avg);
+  rq.runnable_sum = detail::floor_sum(rq.runnable_sum, rq.runnable_avg);
 }
 
 /// What tasks that left a rq without its lock (a wakeup elsewhere) take with them.
@@ -224,20 +224,15 @@ constexpr bool update_cfs_rq_load_avg(std::uint64_t now, sched_avg& rq, removed_
   bool decayed = false;
   if (removed.nr != 0) {
     const std::uint32_t d = divider(rq);
-    auto floor_u32 = [](std::uint64_t sum, std::uint64_t avg) {
-      const auto a = static_cast<std::uint32_t>(sum);
-      const auto b = static_cast<std::uint32_t>(avg * min_divider);
-      return a > b ? a : b;
-    };
     detail::sub_positive(rq.load_avg, removed.load_avg);
     detail::sub_positive(rq.load_sum, removed.load_avg * d);
-    rq.load_sum = floor_u32(rq.load_sum, rq.load_avg);
+    rq.load_sum = detail::floor_sum(rq.load_sum, rq.load_avg);
     detail::sub_positive(rq.util_avg, removed.util_avg);
     detail::sub_positive(rq.util_sum, static_cast<std::uint32_t>(removed.util_avg * d));
-    rq.util_sum = floor_u32(rq.util_sum, rq.util_avg);
+    rq.util_sum = detail::floor_sum(rq.util_sum, rq.util_avg);
     detail::sub_positive(rq.runnable_avg, removed.runnable_avg);
     detail::sub_positive(rq.runnable_sum, removed.runnable_avg * d);
-    rq.runnable_sum = floor_u32(rq.runnable_sum, rq.runnable_avg);
+    rq.runnable_sum = detail::floor_sum(rq.runnable_sum, rq.runnable_avg);
     removed = removed_avg{};
     decayed = true;
   }

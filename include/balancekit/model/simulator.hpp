@@ -142,6 +142,11 @@ struct sim_metrics {
   /// another CPU may run on, × the jiffy (sampled at every jiffy boundary).
   nanoseconds idle_while_waiting = 0;
   nanoseconds busy_cpu_time = 0;        ///< Σ over CPUs of time with a task running
+
+  /// Migrations the balances made (periodic, newly idle, active, nohz).
+  [[nodiscard]] constexpr std::uint64_t balance_migrations() const noexcept {
+    return migrations_periodic + migrations_newidle + migrations_active + migrations_nohz;
+  }
 };
 
 /// The simulator's cost model (docs/simulator.md, "Cost model"): how much work a running
@@ -197,14 +202,10 @@ public:
     dropped_ = 0;
     now_ = 0;
     next_sample_ = 0;
-    asym_ = false;
-    for (std::size_t c : tree.cpu_map())
-      for (std::size_t k = 0; k < tree.nr_domains(c); ++k)
-        asym_ = asym_ || tree.domain_of(c, k).flags.has(sd_flag::asym_cpucapacity);
     for (std::size_t c = 0; c < max_cpus; ++c) {
       cpus_[c] = cpu_sim{};
       cpu_state& s = snap_.cpus[c];
-      s.capacity = s.arch_capacity = capacity_of(c);
+      s.capacity = s.arch_capacity = tree.cpu_map().test(c) ? tree.cpu_capacity(c) : sched_capacity_scale;
     }
     nohz_idle_ = tree.cpu_map();
     for (std::size_t c : tree.cpu_map()) cpus_[c].tick_stopped = true;
@@ -348,12 +349,6 @@ private:
 
   static constexpr std::size_t task_slot(std::uint32_t t) noexcept { return max_cpus + t; }
 
-  constexpr std::uint64_t capacity_of(std::size_t c) const {
-    const tree_type& tree = balancer_.tree();
-    if (!tree.cpu_map().test(c)) return sched_capacity_scale;
-    if (tree.nr_domains(c) == 0) return tree.max_cpu_capacity();
-    return tree.group_of(tree.domain_of(c, 0), 0).min_capacity;
-  }
   constexpr jiffies_t jiffies() const noexcept { return to_jiffies(now_, P::balance_tuning.hz); }
 
   // -- PELT and the snapshot ------------------------------------------------------------
@@ -406,10 +401,8 @@ private:
     cpu_state& s = snap_.cpus[c];
     s.misfit_task_load = 0;
     const std::uint32_t t = cpus_[c].curr;
-    if (!asym_ || t == no_task) return;
-    const task_state<L>& p = snap_.task_at(t);
-    if (p.allowed.weight() <= 1 || s.arch_capacity == max_allowed_capacity(t) || task_fits_cpu(p, s)) return;
-    s.misfit_task_load = std::max<std::uint64_t>(p.h_load, 1);
+    if (!balancer_.tree().asym_cpucapacity_active() || t == no_task) return;
+    s.misfit_task_load = misfit_task_load(snap_.task_at(t), s, max_allowed_capacity(t));
   }
   constexpr std::uint64_t max_allowed_capacity(std::uint32_t t) const {
     std::uint64_t m = 0;
@@ -462,11 +455,12 @@ private:
     update_pelt(c, t);
   }
 
-  // The queued task with the smallest vruntime (ties: the earliest in the queue's order).
-  constexpr std::uint32_t pick_next(std::size_t c) const {
+  // The queued task with the smallest vruntime other than `skip` (ties: the earliest in
+  // the queue's order).
+  constexpr std::uint32_t pick_next(std::size_t c, std::uint32_t skip = no_task) const {
     std::uint32_t best = no_task;
     for (std::uint32_t t = snap_.tail(c); t != no_task; t = snap_.prev(t))
-      if (best == no_task || tasks_[t].vruntime < tasks_[best].vruntime) best = t;
+      if (t != skip && (best == no_task || tasks_[t].vruntime < tasks_[best].vruntime)) best = t;
     return best;
   }
 
@@ -538,19 +532,13 @@ private:
     cs.next_tick = now_ + tick_length();
     // Preemption at the tick: the slice is used up and another task waits.
     if (cs.curr != no_task && cs.slice_used >= base_slice() && snap_.queue_length(c) > 1) {
-      const std::uint32_t next = pick_next_other(c, cs.curr);
+      const std::uint32_t next = pick_next(c, cs.curr);
       if (next != no_task && tasks_[next].vruntime < tasks_[cs.curr].vruntime) set_curr(c, next);
       else cs.slice_used = 0;
     }
     // sched_balance_trigger(): the softirq when due, then the nohz kick.
     if (jiffies() >= state_.cpus[c].next_balance) apply(balancer_.on_tick(c, now_, snap_, state_), c, reason::periodic);
     nohz_balancer_kick(c);
-  }
-  constexpr std::uint32_t pick_next_other(std::size_t c, std::uint32_t not_this) const {
-    std::uint32_t best = no_task;
-    for (std::uint32_t t = snap_.tail(c); t != no_task; t = snap_.prev(t))
-      if (t != not_this && (best == no_task || tasks_[t].vruntime < tasks_[best].vruntime)) best = t;
-    return best;
   }
 
   // A task finished its work: a message to its partner, if it has one; then, with a
@@ -780,7 +768,7 @@ private:
       else if (s.h_nr_runnable >= 1 && balancer_.tree().nr_domains(c) != 0 &&
                s.capacity * balancer_.tree().domain_of(c, 0).imbalance_pct < s.arch_capacity * 100)
         balance = true;
-      else if (asym_) balance = s.misfit_task_load != 0;
+      else if (balancer_.tree().asym_cpucapacity_active()) balance = s.misfit_task_load != 0;
       else balance = llc_busy_cpus(c) > 1;
     }
     if (!stats && !balance) return;
@@ -859,7 +847,6 @@ private:
   jiffies_t nohz_next_balance_ = 0;
   jiffies_t nohz_next_blocked_ = 0;
   bool nohz_has_blocked_ = false;
-  bool asym_ = false;
   nanoseconds now_ = 0;
   nanoseconds next_sample_ = 0;
   sim_costs costs_{};

@@ -121,13 +121,9 @@ public:
     snap_.clear();
     for (std::size_t c = 0; c < L::max_cpus; ++c) {
       cpu_state& s = snap_.cpus[c];
-      s.capacity = s.arch_capacity = capacity_of(c);
+      s.capacity = s.arch_capacity = tree.cpu_map().test(c) ? tree.cpu_capacity(c) : sched_capacity_scale;
     }
     state_.reset(tree, start);
-    asym_ = false;
-    for (std::size_t c : tree.cpu_map())
-      for (std::size_t k = 0; k < tree.nr_domains(c); ++k)
-        asym_ = asym_ || tree.domain_of(c, k).flags.has(sd_flag::asym_cpucapacity);
     now_ = start;
     round_ = 0;
     log_.clear();
@@ -335,13 +331,6 @@ private:
     for (const std::uint32_t i : woken) enqueue_placed(i, wake_cpu_[i], false);
   }
 
-  constexpr std::uint64_t capacity_of(std::size_t c) const {
-    const tree_type& tree = balancer_.tree();
-    if (!tree.cpu_map().test(c)) return sched_capacity_scale;
-    if (tree.nr_domains(c) == 0) return tree.max_cpu_capacity();
-    // The lowest domain's groups are single CPUs, each with its own capacity record.
-    return tree.group_of(tree.domain_of(c, 0), 0).min_capacity;
-  }
 
   constexpr void refresh_cpu(std::size_t c) {
     cpu_state& s = snap_.cpus[c];
@@ -366,11 +355,8 @@ private:
     snap_.refresh_sums(c);
     s.misfit_task_load = 0;
     const std::uint32_t curr = snap_.curr(c);
-    if (asym_ && curr != no_task) {
-      const task_state<L>& p = snap_.task_at(curr);
-      if (p.allowed.weight() > 1 && s.arch_capacity != max_allowed_capacity_[curr] && !task_fits_cpu(p, s))
-        s.misfit_task_load = std::max<std::uint64_t>(p.h_load, 1);
-    }
+    if (balancer_.tree().asym_cpucapacity_active() && curr != no_task)
+      s.misfit_task_load = misfit_task_load(snap_.task_at(curr), s, max_allowed_capacity_[curr]);
   }
 
   // CPUs that had work before CPU `ticked`'s balance and have none after it balance as
@@ -436,7 +422,6 @@ private:
   std::array<std::uint32_t, L::max_tasks> phase_left_{};
   std::array<placement_decision, L::max_tasks> wake_cpu_{};
   cpumask<L::max_tasks> phased_{};
-  bool asym_ = false;
   cpumask<L::max_tasks> exited_{};
   nanoseconds now_ = 0;
   nanoseconds round_length_ = 0;

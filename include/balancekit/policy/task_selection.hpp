@@ -41,6 +41,17 @@ template <limits_pack L>
   return fits_capacity(task_util_est(p), c.capacity);
 }
 
+/// kernel: update_misfit_status() for the task running on a CPU (on machines with
+/// asymmetric capacity): its h_load, at least 1, when it does not fit the CPU, may run
+/// elsewhere, and the CPU is not already the biggest it may use (`max_allowed_capacity`,
+/// the kernel's p->max_allowed_capacity); else 0.
+template <limits_pack L>
+[[nodiscard]] constexpr std::uint64_t misfit_task_load(const task_state<L>& p, const cpu_state& c,
+                                                       std::uint64_t max_allowed_capacity) noexcept {
+  if (p.allowed.weight() <= 1 || c.arch_capacity == max_allowed_capacity || task_fits_cpu(p, c)) return 0;
+  return p.h_load > 1 ? p.h_load : 1;
+}
+
 /// kernel: task_hot(): the task ran on its CPU within the last `migration_cost`, so its
 /// cache is probably still warm there. SMT siblings share their caches.
 template <class P, limits_pack L>
