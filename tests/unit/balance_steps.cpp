@@ -54,6 +54,7 @@ std::uint32_t put(snapshot<L>& s, const task_t& t, std::size_t cpu, bool running
   const std::uint32_t i = s.add_task(t, cpu, running);
   REQUIRE(i != no_task);
   account_enqueue(s.cpus[cpu], t);
+  if (s.cpus[cpu].nr_running == 2) s.overloaded = true;  // kernel: add_nr_running()
   return i;
 }
 
@@ -732,6 +733,69 @@ TEST_CASE("A newly idle CPU does not balance when no CPU has a waiting task", "[
   const auto r = f.b.on_newidle(0, jiffy, f.snap(), *f.state);
   CHECK(r.domains_balanced == 0);
   CHECK(r.migrations.empty());
+}
+
+TEST_CASE("The root's overloaded flag is set when a CPU reaches two tasks and refreshed by root-level balances",
+          "[balance][steps][balancer][overloaded]") {
+  // kernel: add_nr_running() sets rd->overloaded on 1 → 2; update_sd_lb_stats() at the
+  // root stores what it saw; sched_balance_newidle() returns at once while it is clear.
+  balancer_fixture f;
+  snapshot<L>& s = f.snap();
+  const auto a = s.add_sleeping_task(hog(10));
+  const auto b = s.add_sleeping_task(hog(11));
+  s.enqueue_task(a, 1);
+  CHECK_FALSE(s.overloaded);
+  s.enqueue_task(b, 1);
+  CHECK(s.overloaded);
+  // CPU 0 (idle) pulls one on its tick; its statistics saw CPU 1 with two tasks.
+  auto r = f.b.on_tick(0, jiffy, s, *f.state);
+  REQUIRE(r.migrations.size() == 1);
+  CHECK(s.overloaded);
+  // The next root-level balance sees one task on each CPU and clears the flag, and a
+  // newly idle balance then stops before any domain.
+  r = f.b.on_tick(0, one_second, s, *f.state);
+  CHECK(r.domains_balanced == 1);
+  CHECK(r.migrations.empty());
+  CHECK_FALSE(s.overloaded);
+  s.dequeue_task(b);
+  r = f.b.on_newidle(0, one_second, s, *f.state);
+  CHECK(r.domains_balanced == 0);
+  // The flag is the gate, not the queues: stale, it lets the newly idle balance look.
+  s.overloaded = true;
+  r = f.b.on_newidle(0, one_second, s, *f.state);
+  CHECK(r.domains_balanced == 1);
+}
+
+TEST_CASE("A misfit seen by a root-level balance lets a newly idle big CPU pull it at once",
+          "[balance][steps][balancer][overloaded]") {
+  // kernel: update_sg_lb_stats() sets sg_overloaded for a misfit on an asymmetric domain
+  // (fair.c, v6.16: "*sg_overloaded = 1" beside group_misfit_task_load), so a big CPU
+  // going idle balances and pulls it instead of waiting for its tick.
+  auto m = std::make_unique<machine>();
+  REQUIRE(test::build_balance_machine(machine_spec{"core:3 pu:1", {}, "0:446,1-2:1024"}, *m) == "");
+  REQUIRE(m->tree->asym_cpucapacity_active());
+  snapshot<L>& s = *m->snap;
+  for (std::size_t c = 0; c < 3; ++c) s.cpus[c].capacity = s.cpus[c].arch_capacity = c == 0 ? 446 : 1024;
+  auto state = std::make_unique<state_t>();
+  state->reset(*m->tree, 0);
+  const balancer<linux_defaults, L> b{*m->tree};
+  const auto misfit = put(s, hog(10, 1024), 0, true);
+  s.cpus[0].misfit_task_load = 1024;
+  put(s, hog(11, 1024), 1, true);  // CPU 1 is busy: its local group is not has_spare
+  const auto leaving = put(s, hog(12, 1024), 2, true);
+  CHECK_FALSE(s.overloaded);  // no CPU ever had two tasks
+  // CPU 1's root-level tick sees the misfit on CPU 0 (and does not take it: a busy local
+  // group does not pick a misfit group as busiest).
+  auto r = b.on_tick(1, one_second, s, *state);
+  CHECK(r.domains_balanced >= 1);
+  CHECK(r.migrations.empty());
+  CHECK(s.overloaded);
+  // CPU 2's task blocks; the newly idle balance runs and pulls the misfit.
+  s.dequeue_task(leaving);
+  r = b.on_newidle(2, one_second, s, *state);
+  REQUIRE(r.migrations.size() == 1);
+  CHECK(r.migrations[0].task == misfit);
+  CHECK(r.migrations[0].type == migration_type::migrate_misfit);
 }
 
 // ---------------------------------------------------------------------- group flags after degenerate removal

@@ -46,6 +46,7 @@ std::uint32_t run(world& w, std::size_t cpu, std::uint64_t id = 100) {
   const std::uint32_t i = w.snap->add_task(t, cpu, w.snap->curr(cpu) == no_task);
   REQUIRE(i != no_task);
   account_enqueue(w.snap->cpus[cpu], t);
+  if (w.snap->cpus[cpu].nr_running == 2) w.snap->overloaded = true;  // kernel: add_nr_running()
   return i;
 }
 

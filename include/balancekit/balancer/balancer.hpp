@@ -16,9 +16,10 @@
 /// Differences from the kernel, all because one call runs alone and at once:
 ///  - an active balance runs its stopper immediately, in the same call;
 ///  - SD_SERIALIZE's global lock is always free (calls never overlap);
-///  - newidle costs come from the pack's cost model, not from a clock;
-///  - the root domain's "overloaded" flag is recomputed from the snapshot (the kernel
-///    sets it on enqueue and clears it at root-level balances).
+///  - newidle costs come from the pack's cost model, not from a clock.
+/// The root domain's "overloaded" flag is the snapshot's `overloaded`: set as the kernel's
+/// add_nr_running() sets it, refreshed by every root-level balance as the kernel's
+/// update_sd_lb_stats() does, and read by the newly idle balance.
 #pragma once
 
 #include <cstddef>
@@ -80,13 +81,21 @@ public:
   /// sched_balance_domains()): every domain whose interval has elapsed is balanced,
   /// bottom up, until a level says another CPU balances for this group.
   constexpr result_type on_tick(std::size_t cpu, nanoseconds now, snapshot<L>& snap, state_type& state) const {
-    BALANCEKIT_EXPECTS(tree_->cpu_map().test(cpu));
     result_type out;
+    on_tick(cpu, now, snap, state, out);
+    return out;
+  }
+
+  /// `on_tick` appending to the caller's `out` (which it does not clear): a result holds
+  /// room for every level's migrations, and a caller that balances often reuses one.
+  constexpr void on_tick(std::size_t cpu, nanoseconds now, snapshot<L>& snap, state_type& state,
+                         result_type& out) const {
+    BALANCEKIT_EXPECTS(tree_->cpu_map().test(cpu));
     constexpr balance_tunables tun = P::balance_tuning;
     const jiffies_t j = to_jiffies(now, tun.hz);
     cpu_balance_state<L>& cs = state.cpus[cpu];
     const std::size_t nr = tree_->nr_domains(cpu);
-    if (nr == 0 || j < cs.next_balance) return out;
+    if (nr == 0 || j < cs.next_balance) return;
     cpu_idle_type idle = snap.cpus[cpu].is_idle() ? cpu_idle_type::idle : cpu_idle_type::not_idle;
     bool busy = idle != cpu_idle_type::idle;
     jiffies_t next_balance = j + 60 * static_cast<jiffies_t>(tun.hz);
@@ -119,27 +128,33 @@ public:
     }
     if (need_decay) cs.max_idle_balance_cost = max_cost > tun.migration_cost ? max_cost : tun.migration_cost;
     if (update_next) cs.next_balance = next_balance;
-    return out;
   }
 
   /// The balance of a CPU that just ran out of work (kernel: sched_balance_newidle()):
   /// domains bottom up while the expected idle time covers the balancing cost, stopping
   /// at the first pull. The CPU's `idle_stamp` becomes `now`, or 0 when it pulled work.
   constexpr result_type on_newidle(std::size_t cpu, nanoseconds now, snapshot<L>& snap, state_type& state) const {
-    BALANCEKIT_EXPECTS(tree_->cpu_map().test(cpu));
     result_type out;
+    on_newidle(cpu, now, snap, state, out);
+    return out;
+  }
+
+  /// `on_newidle` appending to the caller's `out` (which it does not clear).
+  constexpr void on_newidle(std::size_t cpu, nanoseconds now, snapshot<L>& snap, state_type& state,
+                            result_type& out) const {
+    BALANCEKIT_EXPECTS(tree_->cpu_map().test(cpu));
     constexpr balance_tunables tun = P::balance_tuning;
     const jiffies_t j = to_jiffies(now, tun.hz);
     cpu_balance_state<L>& cs = state.cpus[cpu];
     const cpu_state& rq = snap.cpus[cpu];
     jiffies_t next_balance = j + static_cast<jiffies_t>(tun.hz);
-    if (rq.ttwu_pending) return out;
+    if (rq.ttwu_pending) return;
     // Set before balancing so that the time spent balancing counts as idle time; the slow
     // path of placement prefers the most recently idled CPU by this stamp.
     snap.cpus[cpu].idle_stamp = now;
     const std::size_t nr = tree_->nr_domains(cpu);
     if (nr != 0) {
-      if (!root_overloaded(snap) || rq.avg_idle < cs.sd[0].max_newidle_lb_cost) {
+      if (!snap.overloaded || rq.avg_idle < cs.sd[0].max_newidle_lb_cost) {
         update_next_balance(tree_->domain_of(cpu, 0), cs.sd[0], next_balance);
       } else {
         nanoseconds curr_cost = 0;
@@ -163,7 +178,6 @@ public:
     }
     if (cs.next_balance > next_balance) cs.next_balance = next_balance;
     if (snap.cpus[cpu].nr_running != 0) snap.cpus[cpu].idle_stamp = 0;
-    return out;
   }
 
   /// A sleeping task wakes up (kernel: try_to_wake_up() → select_task_rq(p, task_cpu(p),
@@ -282,13 +296,6 @@ private:
       ds.last_decay_max_lb_cost = j;
       return true;
     }
-    return false;
-  }
-
-  // kernel: rd->overloaded: some CPU has a task waiting.
-  constexpr bool root_overloaded(const snapshot<L>& snap) const {
-    for (std::size_t c : tree_->cpu_map())
-      if (snap.cpus[c].nr_running > 1) return true;
     return false;
   }
 

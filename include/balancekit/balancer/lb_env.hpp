@@ -86,11 +86,16 @@ struct src_group_decision {
   migration_type type = migration_type::migrate_load;  ///< what `imbalance` counts
   std::int64_t imbalance = 0;
   fbq_type fbq = fbq_type::all;  ///< which run queues the source search may take tasks from
+  /// Some CPU the rule looked at has a task waiting or, on asymmetric domains, a misfit
+  /// (kernel: update_sd_lb_stats()'s sg_overloaded). At the root domain the balancer
+  /// stores it in `snapshot::overloaded`, which gates newly idle balancing; a rule that
+  /// does not gather statistics leaves it true, so newly idle balancing is never lost.
+  bool overloaded = true;
 
   /// "Balanced", keeping `env`'s migration type and NUMA filter.
   template <class P, limits_pack L>
   [[nodiscard]] static constexpr src_group_decision keep(const lb_env<P, L>& env) noexcept {
-    return {no_group, env.mtype, 0, env.fbq};
+    return {no_group, env.mtype, 0, env.fbq, true};
   }
   friend constexpr bool operator==(const src_group_decision&, const src_group_decision&) = default;
 };

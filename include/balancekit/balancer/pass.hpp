@@ -101,6 +101,7 @@ private:
       // The placement family sees the statistics' inputs (Linux's: the LLC's scan depth).
       P::placement::observe_balance(std::as_const(env), state.placement);
       const src_group_decision d = P::src_group::find(std::as_const(env));
+      if (env.parent == nullptr) snap.overloaded = d.overloaded;  // kernel: set_rd_overloaded()
       env.apply(d);
       if (d.group == no_group) {
         r.path = exit_path::balanced;

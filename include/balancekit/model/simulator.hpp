@@ -537,7 +537,7 @@ private:
       else cs.slice_used = 0;
     }
     // sched_balance_trigger(): the softirq when due, then the nohz kick.
-    if (jiffies() >= state_.cpus[c].next_balance) apply(balancer_.on_tick(c, now_, snap_, state_), c, reason::periodic);
+    if (jiffies() >= state_.cpus[c].next_balance) balance(c, reason::periodic);
     nohz_balancer_kick(c);
   }
 
@@ -602,7 +602,7 @@ private:
     }
     update_pelt(c);
     ++metrics_.context_switches;
-    apply(balancer_.on_newidle(c, now_, snap_, state_), c, reason::newidle);
+    balance(c, reason::newidle);
     if (cpus_[c].curr != no_task) return;
     if (const std::uint32_t pulled = pick_next(c); pulled != no_task) {
       set_curr(c, pulled);
@@ -699,6 +699,16 @@ private:
 
   // -- balancing ------------------------------------------------------------------------
   using reason = sim_balance;
+
+  // One balancer call into the reused result (a fresh one is 40 KB to zero on big limits).
+  // apply() reads the result only before it starts the newly idle balances it causes.
+  constexpr void balance(std::size_t c, reason why) {
+    result_.migrations.clear();
+    result_.domains_balanced = 0;
+    if (why == reason::newidle) balancer_.on_newidle(c, now_, snap_, state_, result_);
+    else balancer_.on_tick(c, now_, snap_, state_, result_);
+    apply(result_, c, why);
+  }
 
   // Applies what a balance did to the snapshot: PELT detach/attach and vruntime for every
   // moved task, the CPUs' running tasks, and newly idle balances for CPUs it emptied.
@@ -809,7 +819,7 @@ private:
         return;
       }
       if (stats) update_pelt(c);  // update_nohz_stats(): blocked averages
-      if (j >= state_.cpus[c].next_balance && balance) apply(balancer_.on_tick(c, now_, snap_, state_), c, reason::nohz);
+      if (j >= state_.cpus[c].next_balance && balance) this->balance(c, reason::nohz);
       if (next_balance > state_.cpus[c].next_balance) {
         next_balance = state_.cpus[c].next_balance;
         update_next = true;
@@ -851,6 +861,7 @@ private:
   nanoseconds next_sample_ = 0;
   sim_costs costs_{};
   sim_metrics metrics_{};
+  result_type result_{};
   static_vector<sim_migration, LogCapacity> log_{};
   std::uint64_t dropped_ = 0;
 };

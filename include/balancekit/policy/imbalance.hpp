@@ -75,7 +75,7 @@ template <class P, limits_pack L>
 /// does the decision.
 template <class P, limits_pack L>
 [[nodiscard]] constexpr src_group_decision calculate_imbalance(const lb_env<P, L>& env, sd_lb_stats& sds) {
-  src_group_decision d{sds.busiest, env.mtype, 0, sds.fbq};
+  src_group_decision d{sds.busiest, env.mtype, 0, sds.fbq, sds.overloaded};
   sg_lb_stats& local = sds.local_stat;
   const sg_lb_stats& busiest = sds.busiest_stat;
   switch (busiest.type) {
@@ -151,6 +151,7 @@ template <class P, limits_pack L>
 [[nodiscard]] constexpr src_group_decision find_src_group_decision(const lb_env<P, L>& env, sd_lb_stats& sds) {
   src_group_decision balanced = src_group_decision::keep(env);
   balanced.fbq = sds.fbq;
+  balanced.overloaded = sds.overloaded;
   if (sds.busiest < 0) return balanced;
   const sg_lb_stats& busiest = sds.busiest_stat;
   const sg_lb_stats& local = sds.local_stat;

@@ -129,9 +129,16 @@ public:
   static constexpr std::size_t max_tasks = L::max_tasks;
 
   std::array<cpu_state, max_cpus> cpus{};
+  /// kernel: rd->overloaded — some CPU had a task waiting when last looked. The operations
+  /// below that take a CPU from fewer than two tasks to two or more set it (as
+  /// add_nr_running() does), every root-level balance replaces it with what its statistics
+  /// saw, and newly idle balancing runs only while it is set. An embedder that fills `cpus`
+  /// by hand sets it too.
+  bool overloaded = false;
 
   /// Drops every task and resets every CPU to idle.
   constexpr void clear() noexcept {
+    overloaded = false;
     cpus.fill(cpu_state{});
     queue_.fill(queue{});
     tasks_.clear();
@@ -173,7 +180,7 @@ public:
     if (src == dst) return;
     const task& p = tasks_[t];
     account_dequeue(cpus[src], p);
-    account_enqueue(cpus[dst], p);
+    enqueue_sums(dst, p);
     const bool was_running = queue_[src].curr == t;
     unlink(t);
     link_head(t, dst);
@@ -196,7 +203,7 @@ public:
   /// Puts a dequeued task back on `cpu` (a wakeup), adding it to the CPU's sums.
   constexpr void enqueue_task(std::uint32_t t, std::size_t cpu) {
     BALANCEKIT_EXPECTS(t < tasks_.size() && !queued(t) && cpu < max_cpus);
-    account_enqueue(cpus[cpu], tasks_[t]);
+    enqueue_sums(cpu, tasks_[t]);
     link_head(t, cpu);
     if (queue_[cpu].curr == no_task) queue_[cpu].curr = t;
   }
@@ -210,6 +217,7 @@ public:
     c.nr_running = c.h_nr_runnable = c.h_nr_idle = 0;
     c.load = c.util = c.util_est = c.runnable = 0;
     for (std::uint32_t t = queue_[cpu].head; t != no_task; t = links_[t].next) account_enqueue(c, tasks_[t]);
+    if (c.nr_running >= 2) overloaded = true;
   }
 
   /// Moves a queued task to the head of its CPU's queue (kernel: list_move() onto
@@ -256,6 +264,12 @@ private:
     std::uint32_t curr = no_task;
     std::uint32_t length = 0;
   };
+
+  // kernel: add_nr_running() for one fair task.
+  constexpr void enqueue_sums(std::size_t cpu, const task& p) {
+    account_enqueue(cpus[cpu], p);
+    if (cpus[cpu].nr_running == 2) overloaded = true;
+  }
 
   constexpr void link_head(std::uint32_t t, std::size_t cpu) {
     queue& q = queue_[cpu];
