@@ -287,12 +287,22 @@ void add_simulate_options(CLI::App& cmd, simulate_options& o) {
   add_machine_options(cmd, o.machine);
   cmd.add_option("--workload", o.workload,
                  "hogs (CPU hogs), light (periodic tasks: --work-us every --period-us), mixed (both), pairs "
-                 "(ping-pong pairs: --work-us a turn) or s1 (Wasted Cores Group Imbalance)")
+                 "(ping-pong pairs: --work-us a turn), hackbench (message groups: --work-us a message), schbench "
+                 "(messengers waking --workers workers every --period-us) or s1 (Wasted Cores Group Imbalance)")
       ->capture_default_str();
   cmd.add_option("--tasks", o.tasks,
                  "Tasks (hogs: default 1.5 per online CPU; light and pairs: 1 per CPU; mixed: the hogs, default 0.5 "
-                 "per CPU)")
+                 "per CPU; hackbench: groups, default 1 per 40 CPUs; schbench: messengers, default 1 per 16 CPUs)")
       ->check(non_negative);
+  cmd.add_option("--fds", o.fds, "hackbench: senders and receivers per group")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd.add_option("--footprint-kib", o.footprint_kib, "Every task's cache footprint, in KiB (the cost model's LLC penalty)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--memory-permille", o.memory_permille, "The share (per mille) of a task's time spent on its footprint")
+      ->check(CLI::Range(0, 1000));
+  cmd.add_option("--cost", o.costs,
+                 "Override a cost model parameter, NAME=VALUE (repeatable): smt_core_throughput, message_lines, "
+                 "line_same_core, line_same_llc, line_same_node (ns), llc_bytes, dram_to_llc; docs/simulator.md");
+  cmd.add_option("--workers", o.workers, "schbench: workers per messenger")->check(CLI::PositiveNumber)->capture_default_str();
   cmd.add_option("--light", o.light, "For mixed: light tasks (default: 1 per online CPU)")->check(non_negative);
   cmd.add_option("--work-us", o.work_us, "A light task's CPU time per period, in us at capacity 1024")->capture_default_str();
   cmd.add_option("--period-us", o.period_us, "A light task's period, in us")->capture_default_str();

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <initializer_list>
 #include <optional>
@@ -78,11 +79,44 @@ struct run_result {
   double latency_mean_us = 0;
 };
 
+// The cost model with the command line's NAME=VALUE overrides; a bad one is bad input.
+model::sim_costs parse_costs(const std::vector<std::string>& overrides) {
+  model::sim_costs c;
+  for (const std::string& kv : overrides) {
+    const auto eq = kv.find('=');
+    const std::string name = kv.substr(0, eq);
+    std::uint64_t v = 0;
+    const std::string value = eq == std::string::npos ? std::string{} : kv.substr(eq + 1);
+    const char* end = value.data() + value.size();
+    if (value.empty() || std::from_chars(value.data(), end, v).ptr != end)
+      fail(fmt::format("--cost '{}': expected NAME=VALUE with a non-negative integer VALUE", kv));
+    auto narrow = [&](std::uint32_t& field) {
+      if (v > 0xFFFFFFFFULL) fail(fmt::format("--cost '{}': {} is too large", kv, v));
+      field = static_cast<std::uint32_t>(v);
+    };
+    if (name == "smt_core_throughput") narrow(c.smt_core_throughput);
+    else if (name == "message_lines") narrow(c.message_lines);
+    else if (name == "dram_to_llc") {
+      if (v == 0) fail(fmt::format("--cost '{}': dram_to_llc must be at least 1", kv));
+      narrow(c.dram_to_llc);
+    } else if (name == "line_same_core") c.line_same_core = static_cast<nanoseconds>(v);
+    else if (name == "line_same_llc") c.line_same_llc = static_cast<nanoseconds>(v);
+    else if (name == "line_same_node") c.line_same_node = static_cast<nanoseconds>(v);
+    else if (name == "llc_bytes") c.llc_bytes = v;
+    else
+      fail(fmt::format("--cost '{}': unknown parameter '{}' (smt_core_throughput, message_lines, line_same_core, "
+                       "line_same_llc, line_same_node, llc_bytes, dram_to_llc)",
+                       kv, name));
+  }
+  return c;
+}
+
 template <class P>
 run_result run_one(const simulate_options& o, const model::workload& w, const cli_domains& tree, progress& bar,
                    double progress_offset_s) {
   auto sim = std::make_unique<model::simulator<P, L>>(tree);
   sim->reset();
+  sim->set_costs(parse_costs(o.costs));
   const auto until = static_cast<nanoseconds>(std::llround(o.seconds * ns_per_s));
   const auto step = static_cast<nanoseconds>(std::llround(o.step_ms * 1e6));
   run_result out;
@@ -171,11 +205,25 @@ run_result run_rules(const std::string& rules, const simulate_options& o, const 
   return run_one<linux_defaults>(o, w, tree, bar, offset_s);
 }
 
+nlohmann::json costs_json(const model::sim_costs& c) {
+  return {{"smt_core_throughput", c.smt_core_throughput}, {"message_lines", c.message_lines},
+          {"line_same_core", c.line_same_core},           {"line_same_llc", c.line_same_llc},
+          {"line_same_node", c.line_same_node},           {"llc_bytes", c.llc_bytes},
+          {"dram_to_llc", c.dram_to_llc}};
+}
+
 nlohmann::json describe_workload(const simulate_options& o, const model::workload& w) {
   return {{"name", o.workload},
           {"hogs", w.hogs},
           {"light", w.light},
           {"pairs", w.pairs},
+          {"groups", w.groups},
+          {"fds", w.groups != 0 ? w.fds : 0},
+          {"messengers", w.messengers},
+          {"workers", w.messengers != 0 ? w.workers : 0},
+          {"footprint_kib", static_cast<double>(w.footprint) / 1024},
+          {"memory_permille", w.memory_permille},
+          {"costs", costs_json(parse_costs(o.costs))},
           {"work_us", static_cast<double>(w.work) / 1e3},
           {"period_us", static_cast<double>(w.period) / 1e3},
           {"start", o.start},
@@ -192,6 +240,12 @@ std::string workload_line(const simulate_options& o, const model::workload& w) {
                     static_cast<double>(w.period) / 1e3,
                     w.seed != 0 ? fmt::format(", offsets from seed {}", w.seed) : std::string{}));
   if (w.pairs != 0) add(fmt::format("{} ping-pong pairs ({} us a turn)", w.pairs, static_cast<double>(w.work) / 1e3));
+  if (w.groups != 0)
+    add(fmt::format("{} hackbench groups of {} senders and {} receivers ({} us a message)", w.groups, w.fds, w.fds,
+                    static_cast<double>(w.work) / 1e3));
+  if (w.messengers != 0)
+    add(fmt::format("{} schbench messengers waking {} workers every {} us ({} us a wakeup)", w.messengers, w.workers,
+                    static_cast<double>(w.period) / 1e3, static_cast<double>(w.work) / 1e3));
   if (w.s1_r != 0) add(fmt::format("Wasted Cores S1: {} R hogs on the start node, 2 make threads per CPU elsewhere", w.s1_r));
   return fmt::format("{}, {} CPU {}", line, o.start == "released" ? "released from" : "forked from", w.start_cpu);
 }
@@ -308,8 +362,14 @@ void print_run(const simulate_options& o, const model::workload& w, const loaded
 
 // The options every simulator command shares, checked; the machine and the workload.
 model::workload check_and_describe(const simulate_options& o, const loaded& m) {
-  if (o.workload != "hogs" && o.workload != "light" && o.workload != "mixed" && o.workload != "pairs" && o.workload != "s1")
-    fail(fmt::format("unknown --workload '{}' (choose hogs, light, mixed, pairs or s1)", o.workload));
+  static constexpr std::string_view known[] = {"hogs", "light", "mixed", "pairs", "hackbench", "schbench", "s1"};
+  if (std::find(std::begin(known), std::end(known), o.workload) == std::end(known))
+    fail(fmt::format("unknown --workload '{}' (choose hogs, light, mixed, pairs, hackbench, schbench or s1)", o.workload));
+  if (o.fds == 0) fail("--fds must be at least 1");
+  if (o.workers == 0) fail("--workers must be at least 1");
+  if (!(o.footprint_kib >= 0)) fail(fmt::format("--footprint-kib {} must not be negative", o.footprint_kib));
+  if (o.memory_permille > 1000) fail(fmt::format("--memory-permille {} is not in [0, 1000]", o.memory_permille));
+  (void)parse_costs(o.costs);  // checked before any run
   if (o.start != "released" && o.start != "forked") fail(fmt::format("unknown --start '{}' (choose released or forked)", o.start));
   if (o.format != "table" && o.format != "csv" && o.format != "json")
     fail(fmt::format("unknown --format '{}' (choose table, csv or json)", o.format));
@@ -334,6 +394,16 @@ model::workload check_and_describe(const simulate_options& o, const loaded& m) {
     if (n < 2 || n % 2 != 0) fail(fmt::format("--tasks {} for pairs must be even and at least 2", n));
     w.pairs = n / 2;
   }
+  if (o.workload == "hackbench") {
+    w.groups = o.tasks.value_or(std::max<std::size_t>(1, cpus / 40));
+    if (w.groups == 0) fail("--tasks for hackbench (the groups) must be at least 1");
+    w.fds = o.fds;
+  }
+  if (o.workload == "schbench") {
+    w.messengers = o.tasks.value_or(std::max<std::size_t>(1, cpus / 16));
+    if (w.messengers == 0) fail("--tasks for schbench (the messengers) must be at least 1");
+    w.workers = o.workers;
+  }
   if (o.workload == "s1") {
     w.s1_r = o.tasks.value_or(2);
     if (w.s1_r == 0) fail("--tasks for s1 (the R processes) must be at least 1");
@@ -345,13 +415,16 @@ model::workload check_and_describe(const simulate_options& o, const loaded& m) {
     w.hogs = 0;
   }
   const std::size_t s1_tasks = w.s1_r != 0 ? w.s1_r + 2 * cpus : 0;
-  if (w.hogs + w.light + 2 * w.pairs + s1_tasks > L::max_tasks)
-    fail(fmt::format("{} tasks are more than the simulator holds ({})", w.hogs + w.light + 2 * w.pairs, L::max_tasks));
+  const std::size_t total =
+      w.hogs + w.light + 2 * w.pairs + s1_tasks + 2 * w.groups * w.fds + w.messengers * (1 + w.workers);
+  if (total > L::max_tasks) fail(fmt::format("{} tasks are more than the simulator holds ({})", total, L::max_tasks));
   w.work = static_cast<nanoseconds>(std::llround(o.work_us * 1e3));
   w.period = static_cast<nanoseconds>(std::llround(o.period_us * 1e3));
   w.start_cpu = o.start_cpu;
   w.start = o.start == "released" ? model::start_mode::released : model::start_mode::forked;
   w.seed = o.seed;
+  w.footprint = static_cast<std::uint64_t>(std::llround(o.footprint_kib * 1024));
+  w.memory_permille = o.memory_permille;
   return w;
 }
 
@@ -487,6 +560,11 @@ int run_list() {
              "  mixed      hogs (--tasks, default 0.5 per CPU) and light tasks (--light, default 1 per CPU)\n"
              "  pairs      ping-pong pairs: each side works --work-us, wakes the other (WF_SYNC) and sleeps (--tasks, "
              "default 1 per CPU)\n"
+             "  hackbench  message groups: --tasks groups (default 1 per 40 CPUs) of --fds senders and --fds\n"
+             "             receivers; a sender works --work-us a message and writes to its group's receivers in turn\n"
+             "             without blocking, a receiver works half that a message and sleeps when none is left\n"
+             "  schbench   --tasks messengers (default 1 per 16 CPUs) each waking its --workers workers every\n"
+             "             --period-us; a worker works --work-us a wakeup (watch the wake-up latency)\n"
              "  s1         Wasted Cores S1 (Group Imbalance): --tasks R hogs (default 2) on the start CPU's node, two\n"
              "             make threads of a shared autogroup per CPU of the other nodes\n"
              "  each starts --start released (pinned to --start-cpu, released at 20 ms) or forked\n");
@@ -606,11 +684,24 @@ int run_sweep(const std::string& file, const std::string& shard) {
   for (std::size_t i = 0; i < spec["workloads"].size(); ++i) {
     const auto& w = spec["workloads"][i];
     const std::string where = fmt::format("{}: workloads[{}]", file, i);
-    only_keys(w, where, {"workload", "tasks", "light", "work_us", "period_us", "start", "start_cpu"});
+    only_keys(w, where,
+              {"workload", "tasks", "light", "fds", "workers", "work_us", "period_us", "start", "start_cpu",
+               "footprint_kib", "memory_permille", "costs"});
     simulate_options o;
     o.workload = field<std::string>(w, where, "workload").value_or("hogs");
     if (const auto t = field<std::size_t>(w, where, "tasks")) o.tasks = *t;
     o.light = field<std::size_t>(w, where, "light").value_or(0);
+    o.fds = field<std::size_t>(w, where, "fds").value_or(o.fds);
+    o.workers = field<std::size_t>(w, where, "workers").value_or(o.workers);
+    o.footprint_kib = field<double>(w, where, "footprint_kib").value_or(0);
+    o.memory_permille = field<std::uint32_t>(w, where, "memory_permille").value_or(0);
+    if (w.contains("costs")) {
+      if (!w["costs"].is_object()) fail(fmt::format("{}: 'costs' must be an object of NAME: integer", where));
+      for (const auto& [name, v] : w["costs"].items()) {
+        if (!v.is_number_unsigned()) fail(fmt::format("{}: costs.{} must be a non-negative integer", where, name));
+        o.costs.push_back(name + "=" + std::to_string(v.get<std::uint64_t>()));
+      }
+    }
     o.work_us = field<double>(w, where, "work_us").value_or(o.work_us);
     o.period_us = field<double>(w, where, "period_us").value_or(o.period_us);
     o.start = field<std::string>(w, where, "start").value_or(o.start);

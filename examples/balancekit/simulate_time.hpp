@@ -18,6 +18,11 @@ struct simulate_options {
   std::string rules = "linux";
   std::optional<std::size_t> tasks;  // default: 1.5 per CPU for hogs, 1 per CPU for light
   std::size_t light = 0;             // for mixed: the light tasks beside the hogs
+  std::size_t fds = 20;              // hackbench: senders (and receivers) per group
+  std::size_t workers = 16;          // schbench: workers per messenger
+  double footprint_kib = 0;          // every task's LLC footprint (the cost model's over-subscription)
+  std::uint32_t memory_permille = 0; // … and the share of its time spent on it
+  std::vector<std::string> costs;    // NAME=VALUE overrides of the cost model
   double work_us = 1000;
   double period_us = 10000;
   std::string start = "released";

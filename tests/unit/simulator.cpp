@@ -256,6 +256,141 @@ TEST_CASE("Messages between LLCs are counted as such", "[simulator][messages]") 
   check_conservation(*b.sim);
 }
 
+TEST_CASE("A writer that never blocks wakes its sleeping reader once a message", "[simulator][messages][hackbench]") {
+  // One hackbench-like pair on two CPUs: the writer works 2 ms a message and writes at
+  // once; the reader works 1 ms a message, so it is done before the next arrives and
+  // sleeps: every message is one wakeup, and the reader is busy half the time.
+  bench b({"l3:1 core:2 pu:1"});
+  model::sim_task<L> w = hog(1, mask::of(0));
+  w.work = 2 * ms;
+  w.partner = 1;
+  w.keeps_sending = true;
+  model::sim_task<L> r = hog(2, mask::of(1));
+  r.work = 1 * ms;
+  r.wait_first = true;
+  REQUIRE(b.sim->spawn(w, 0) == 0);
+  REQUIRE(b.sim->spawn(r, 0) == 1);
+  b.sim->run_until(1000 * ms);
+  const auto& m = b.sim->metrics();
+  CHECK(b.sim->runtime(0) == 1000 * ms);  // the writer never sleeps
+  CHECK(m.messages == 500);
+  CHECK(m.wakeups == 1 + 500);            // the writer's fork, then one per message
+  // 1 ms for each message read, plus the cost model's 4 cache lines from a CPU of the same
+  // LLC at 17 ns each; the 500th message, written at 1000 ms, is still unread.
+  CHECK(b.sim->costs().message_lines == 4);
+  CHECK(b.sim->costs().line_same_llc == 17);
+  CHECK(b.sim->runtime(1) == 499 * (1 * ms + 4 * 17));
+  check_conservation(*b.sim);
+}
+
+TEST_CASE("A messenger wakes all its workers each period", "[simulator][messages][schbench]") {
+  // schbench-like: a messenger on CPU 0 works 0.1 ms every 10 ms, then wakes its three
+  // workers (pinned to CPUs 1-3), each working 1 ms a wakeup: 100 periods in 1 s.
+  bench b({"l3:1 core:4 pu:1"});
+  model::sim_task<L> msgr = hog(1, mask::of(0));
+  msgr.work = ms / 10;
+  msgr.period = 10 * ms;
+  msgr.partner = 1;
+  msgr.recipients = 3;
+  msgr.broadcast = true;
+  REQUIRE(b.sim->spawn(msgr, 0) == 0);
+  for (std::uint32_t k = 1; k <= 3; ++k) {
+    model::sim_task<L> wk = hog(1 + k, mask::of(k));
+    wk.work = 1 * ms;
+    wk.wait_first = true;
+    REQUIRE(b.sim->spawn(wk, 0) == k);
+  }
+  b.sim->run_until(1000 * ms);
+  const auto& m = b.sim->metrics();
+  CHECK(m.messages == 300);
+  // The messenger's start and timers at 0, 10, …, 1000 ms (the last fires at the end, its
+  // message not yet sent), and its workers once a message.
+  CHECK(m.wakeups == 101 + 300);
+  // Each wakeup: 1 ms of work and 4 cache lines from the messenger's LLC at 17 ns.
+  for (std::uint32_t k = 1; k <= 3; ++k) CHECK(b.sim->runtime(k) == 100 * (1 * ms + 4 * 17));
+  check_conservation(*b.sim);
+}
+
+TEST_CASE("A message costs its reader more the farther its writer ran", "[simulator][messages][costs]") {
+  // Writer pinned to CPU 0; readers pinned to its SMT sibling (1), another core of its LLC
+  // (2), the other LLC of its node (4) and the other node (8), SLIT distance 21. Each
+  // reader gets 100 messages (work 1 ms each) and pays 4 lines per message at 4, 17, 80
+  // and 80 · 21 / 10 = 168 ns.
+  // SMT contention off, so that only the message costs show.
+  model::sim_costs costs;
+  costs.smt_core_throughput = 2048;  // two busy threads: 1024 each
+  bench b({"package:2 numa:1 l3:2 core:2 pu:2", "10 21;21 10"});
+  b.sim->set_costs(costs);
+  model::sim_task<L> w = hog(1, mask::of(0));
+  w.work = 2 * ms;
+  w.partner = 1;
+  w.recipients = 4;
+  w.keeps_sending = true;
+  REQUIRE(b.sim->spawn(w, 0) == 0);
+  const std::size_t at[] = {1, 2, 4, 8};
+  for (std::size_t cpu : at) {
+    model::sim_task<L> r = hog(10 + cpu, mask::of(cpu));
+    r.work = 1 * ms;
+    r.wait_first = true;
+    REQUIRE(b.sim->spawn(r, 0) != no_task);
+  }
+  b.sim->run_until(801 * ms + ms / 2);  // 400 messages written at 2, 4, …, 800 ms: 100 each
+  const nanoseconds line[] = {4, 17, 80, 168};
+  for (std::uint32_t k = 0; k < 4; ++k) CHECK(b.sim->runtime(1 + k) == 100 * (1 * ms + 4 * line[k]));
+  // With no lines to move, a message costs nothing.
+  model::sim_costs free = costs;
+  free.message_lines = 0;
+  bench c({"package:2 numa:1 l3:2 core:2 pu:2", "10 21;21 10"});
+  c.sim->set_costs(free);
+  REQUIRE(c.sim->spawn(w, 0) == 0);
+  for (std::size_t cpu : at) {
+    model::sim_task<L> r = hog(10 + cpu, mask::of(cpu));
+    r.work = 1 * ms;
+    r.wait_first = true;
+    REQUIRE(c.sim->spawn(r, 0) != no_task);
+  }
+  c.sim->run_until(801 * ms + ms / 2);
+  for (std::uint32_t k = 0; k < 4; ++k) CHECK(c.sim->runtime(1 + k) == 100 * ms);
+}
+
+TEST_CASE("Tasks whose footprints overflow their LLC slow each other down", "[simulator][costs]") {
+  // Two hogs of 24 MiB footprint spending half their time on it, on CPUs 0 and 1 of one
+  // 32 MiB LLC: 48 MiB hot, m = 1/3 of their accesses miss, 12× slower: speed
+  // 1 / (1 + 0.5 · 1/3 · 11) = 6/17 of a CPU each. Alone, one fits and runs at full speed.
+  auto run = [](std::size_t hogs) {
+    bench b({"l3:1 core:2 pu:1"});
+    for (std::size_t i = 0; i < hogs; ++i) {
+      model::sim_task<L> t = hog(i, mask::of(i));
+      t.footprint = std::uint64_t{24} << 20;
+      t.memory_permille = 500;
+      REQUIRE(b.sim->spawn(t, i) == i);
+    }
+    b.sim->run_until(1000 * ms);
+    return b.sim->metrics().work_done;
+  };
+  CHECK(run(1) == 1000 * ms);
+  const nanoseconds two = run(2);
+  // Work is accounted at every tick (250 a second per CPU), each rounding down < 3 ns.
+  CHECK(two >= 2 * 1000 * ms * 6 / 17 - 2 * 250 * 3);
+  CHECK(two <= 2 * 1000 * ms * 6 / 17);
+}
+
+TEST_CASE("Forks on an idle machine spread over its LLCs as Linux's slow path does", "[simulator][fork]") {
+  // "l3:2 core:4 pu:1", four hogs forked from CPU 0 at once (sched_balance_find_dst_cpu):
+  // 1st: both LLCs have 4 idle CPUs, the local one stays, and so does CPU 0 → 0.
+  // 2nd: the local LLC has 3 idle, the other 4 → the other LLC's first idle CPU, 4.
+  // 3rd: 3 against 3 → local; in it {0} has no idle CPU, {1} one → 1. 4th: 2 against 3 → 5.
+  // Every idle CPU of a booted machine is stamped by an earlier newly idle balance; were
+  // they not, find_idlest_group_cpu would see none of them and all four would stay on 0.
+  bench b({"l3:2 core:4 pu:1"});
+  for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(b.sim->spawn(hog(i), 0) == i);
+  b.sim->run_until(1);
+  CHECK(b.sim->snap().cpu_of(0) == 0);
+  CHECK(b.sim->snap().cpu_of(1) == 4);
+  CHECK(b.sim->snap().cpu_of(2) == 1);
+  CHECK(b.sim->snap().cpu_of(3) == 5);
+}
+
 TEST_CASE("SMT siblings that both run share their core's throughput as the cost model says", "[simulator][costs]") {
   bench b({"l3:1 core:2 pu:2"});
   REQUIRE(b.m->tree->smt_mask(0) == mask::of(0).set(1));

@@ -71,12 +71,24 @@ struct sim_task {
   /// An activation starts every `period` ns (from the task's start); a task still busy
   /// when the next one is due carries the work over.
   nanoseconds period = 0;
-  /// Message passing instead of a timer: each time it finishes `work` it sends a message to
-  /// task `partner` (index), waking it from its CPU with WF_SYNC, and sleeps until a
-  /// message wakes it. Messages to a task that is awake wait for it to finish.
+  /// Messages: each time it finishes `work` the task sends a message to the next of its
+  /// `recipients` tasks `partner`, `partner + 1`, … in turn (or to all of them with
+  /// `broadcast`), waking a sleeping one from its CPU with WF_SYNC; a message to a task
+  /// that is awake waits for it to finish. With `period` 0 a task that has no message
+  /// waiting sleeps until one wakes it (a pipe's reader), unless `keeps_sending` (a writer
+  /// whose pipe never fills: it works again at once).
   std::uint32_t partner = no_task;
-  /// Start asleep, waiting for a first message (the receiving end of a pair).
+  std::uint32_t recipients = 1;
+  std::uint32_t first_recipient = 0;  ///< the offset from `partner` of the first message
+  bool broadcast = false;
+  bool keeps_sending = false;
+  /// Start asleep, waiting for a first message (a reader, a worker).
   bool wait_first = false;
+  /// Bytes the task keeps hot in its LLC while it runs, and the share (‰) of its running
+  /// time spent on them when they are cached: the inputs of the cost model's LLC
+  /// over-subscription penalty. 0: the task is not slowed by others' footprints.
+  std::uint64_t footprint = 0;
+  std::uint32_t memory_permille = 0;
 };
 
 /// A histogram of durations with eight buckets per power of two (12.5 % wide): exact
@@ -155,8 +167,21 @@ struct sim_metrics {
 struct sim_costs {
   /// The work of an SMT core with two or more busy threads, ×1024 of one thread alone,
   /// shared equally by its busy threads: 1178, the kernel's own estimate (smt_gain, which
-  /// sd_init() set on SMT domains until v4.20). 1024 turns SMT contention off.
+  /// sd_init() set on SMT domains until v4.20). 2048 turns it off for 2-thread cores.
   std::uint32_t smt_core_throughput = 1178;
+  /// A message costs its reader `message_lines` cache lines moved from the writer's CPU,
+  /// each at the time below for where the writer ran; beyond the reader's node the node
+  /// time scales with the SLIT distance (distance / 10). 0 lines turns it off.
+  std::uint32_t message_lines = 4;
+  nanoseconds line_same_core = 4;   ///< SMT siblings share L1/L2: an L2 hit
+  nanoseconds line_same_llc = 17;   ///< core to core inside one L3
+  nanoseconds line_same_node = 80;  ///< core to core across L3s of one node
+  /// LLC over-subscription: when the running tasks of an LLC keep more bytes hot than
+  /// `llc_bytes`, the missing share m = 1 − llc_bytes / hot of each one's accesses go to
+  /// DRAM, `dram_to_llc` times slower: a task spending p of its time on them runs at
+  /// 1 / (1 + p · m · (dram_to_llc − 1)) of its speed. `llc_bytes` 0 turns it off.
+  std::uint64_t llc_bytes = std::uint64_t{32} << 20;
+  std::uint32_t dram_to_llc = 12;
 };
 
 /// Who ran the balance that moved a task.
@@ -198,6 +223,7 @@ public:
     state_.reset(tree, 0);
     events_.clear();
     metrics_ = sim_metrics{};
+    hot_bytes_.fill(0);
     log_.clear();
     dropped_ = 0;
     now_ = 0;
@@ -206,6 +232,11 @@ public:
       cpus_[c] = cpu_sim{};
       cpu_state& s = snap_.cpus[c];
       s.capacity = s.arch_capacity = tree.cpu_map().test(c) ? tree.cpu_capacity(c) : sched_capacity_scale;
+      // A booted machine's idle CPUs have all gone idle through a newly idle balance once,
+      // which stamped them; the slow path of placement only considers stamped idle CPUs
+      // (find_idlest_group_cpu: idle_stamp > 0), so a zero stamp would hide them. Equal
+      // stamps: the first idle CPU of a group wins.
+      s.idle_stamp = 1;
     }
     nohz_idle_ = tree.cpu_map();
     for (std::size_t c : tree.cpu_map()) cpus_[c].tick_stopped = true;
@@ -234,6 +265,7 @@ public:
     ts.hog = spec.work == 0;
     ts.prev_cpu = parent_cpu;
     ts.forked = !spec.wait_first;
+    ts.next_recipient = spec.recipients > 1 ? spec.first_recipient % spec.recipients : 0;
     // kernel: init_entity_runnable_average(): a new task's load is its weight and its
     // utilization nothing until its rq is known (post_init_entity_util_avg at enqueue).
     ts.avg.load_avg = spec.weight;
@@ -329,6 +361,8 @@ private:
     bool sleeping = true;
     bool attached = false;            // its averages are part of some rq's
     std::uint32_t pending = 0;        // messages that arrived while it was awake
+    std::uint32_t next_recipient = 0;  // the offset from spec.partner of the next message
+    nanoseconds inbox_cost = 0;        // the cost model's charge for the pending messages
   };
   struct cpu_sim {
     pelt::sched_avg avg{};
@@ -417,21 +451,62 @@ private:
     std::uint64_t busy = 0;
     for (std::size_t t : balancer_.tree().smt_mask(c)) busy += cpus_[t].curr != no_task ? 1U : 0U;
     const std::uint64_t share = busy >= 2 ? costs_.smt_core_throughput / busy : sched_capacity_scale;
-    return snap_.cpus[c].arch_capacity * share;
+    std::uint64_t speed = snap_.cpus[c].arch_capacity * share;
+    const std::uint32_t t = cpus_[c].curr;
+    if (t == no_task || tasks_[t].spec.memory_permille == 0 || costs_.llc_bytes == 0) return speed;
+    const std::uint64_t hot = hot_bytes_[balancer_.tree().llc_id(c)];
+    if (hot > costs_.llc_bytes) {
+      // 1 / (1 + p · m · (R − 1)) with m = (hot − llc) / hot, p in ‰.
+      const std::uint64_t slow = std::uint64_t{tasks_[t].spec.memory_permille} * (costs_.dram_to_llc - 1);
+      const std::uint64_t den = 1000 * hot + slow * (hot - costs_.llc_bytes);
+      speed = static_cast<std::uint64_t>(static_cast<unsigned __int128>(speed) * (1000 * hot) / den);
+    }
+    return speed;
+  }
+
+  // The cost model's charge for one message from a writer on `from` read on `to`.
+  constexpr nanoseconds message_cost(std::size_t from, std::size_t to) const {
+    if (costs_.message_lines == 0 || from == no_cpu || to == no_cpu) return 0;
+    const tree_type& tree = balancer_.tree();
+    nanoseconds line = costs_.line_same_node;
+    if (tree.smt_mask(from).test(to)) line = costs_.line_same_core;
+    else if (tree.llc_id(from) == tree.llc_id(to)) line = costs_.line_same_llc;
+    else if (!tree.node_mask(from).test(to)) line = line * node_distance(from, to) / 10;
+    return static_cast<nanoseconds>(costs_.message_lines) * line;
+  }
+  // The SLIT distance between the nodes of two CPUs: that of `from`'s smallest NUMA level
+  // spanning `to` (10 when none does).
+  constexpr nanoseconds node_distance(std::size_t from, std::size_t to) const {
+    const tree_type& tree = balancer_.tree();
+    for (std::size_t k = 0; k < tree.nr_domains(from); ++k) {
+      const auto& d = tree.domain_of(from, k);
+      const auto& lvl = tree.levels()[d.level];
+      if (tree.span(d).test(to) && lvl.is_numa && lvl.numa_distance != 0) return lvl.numa_distance;
+    }
+    return 10;
   }
 
   // The running task of `c` becomes `t`. When the CPU turns busy or idle, its SMT siblings'
   // speed changes: their work so far is accounted at the old speed, and their next event
   // moves.
   constexpr void change_curr(std::size_t c, std::uint32_t t) {
-    const bool flips = (cpus_[c].curr == no_task) != (t == no_task);
-    const auto& core = balancer_.tree().smt_mask(c);
-    if (flips)
-      for (std::size_t s : core)
+    const std::uint32_t old = cpus_[c].curr;
+    const bool flips = (old == no_task) != (t == no_task);
+    const tree_type& tree = balancer_.tree();
+    const auto& core = tree.smt_mask(c);
+    // The LLC's hot bytes change with a footprint: every CPU of it may change speed.
+    const std::uint64_t out = old != no_task ? tasks_[old].spec.footprint : 0;
+    const std::uint64_t in = t != no_task ? tasks_[t].spec.footprint : 0;
+    const bool llc_changes = out != in && costs_.llc_bytes != 0;
+    const int k = llc_changes ? tree.sd_llc(c) : -1;
+    const auto& llc = k >= 0 ? tree.span(tree.domain_of(c, static_cast<std::size_t>(k))) : core;
+    if (flips || llc_changes)
+      for (std::size_t s : llc)
         if (s != c && cpus_[s].curr != no_task) account_curr(s);
     cpus_[c].curr = t;
-    if (flips)
-      for (std::size_t s : core)
+    if (llc_changes) hot_bytes_[tree.llc_id(c)] += in - out;
+    if (flips || llc_changes)
+      for (std::size_t s : llc)
         if (s != c && cpus_[s].curr != no_task) schedule_cpu(s);
   }
   // kernel: update_curr(): the running task's time since it was last accounted.
@@ -541,19 +616,30 @@ private:
     nohz_balancer_kick(c);
   }
 
-  // A task finished its work: a message to its partner, if it has one; then, with a
-  // message of its own waiting, another round of work; else it sleeps until the next
-  // activation or message.
+  // A task finished its work: its messages, if it sends any; then, with a message of its
+  // own waiting (or as a writer that never blocks), another round of work; else it sleeps
+  // until the next activation or message.
   constexpr void block(std::size_t c, std::uint32_t t) {
     task_sim& ts = tasks_[t];
     ++metrics_.activations;
     if (ts.spec.partner != no_task) {
-      send(c, ts.spec.partner);
-      if (ts.pending != 0) {
-        --ts.pending;
-        ts.left += ts.spec.work;
-        return;
+      const std::uint32_t n = std::max<std::uint32_t>(ts.spec.recipients, 1);
+      if (ts.spec.broadcast) {
+        for (std::uint32_t k = 0; k < n; ++k) send(c, ts.spec.partner + k);
+      } else {
+        send(c, ts.spec.partner + ts.next_recipient);
+        ts.next_recipient = ts.next_recipient + 1 == n ? 0 : ts.next_recipient + 1;
       }
+    }
+    if (ts.pending != 0 || (ts.spec.keeps_sending && ts.spec.period == 0)) {
+      if (ts.pending != 0) {
+        const nanoseconds cost = ts.inbox_cost / ts.pending;
+        ts.inbox_cost -= cost;
+        ts.left += cost;
+        --ts.pending;
+      }
+      ts.left += ts.spec.work;
+      return;
     }
     pelt::util_est_dequeue(cpus_[c].avg, ts.avg);
     snap_.dequeue_task(t);
@@ -565,7 +651,7 @@ private:
     sync_task(t);
     ts.prev_cpu = c;
     change_curr(c, no_task);  // already accounted
-    if (ts.spec.partner == no_task) {
+    if (ts.spec.period != 0) {
       ts.next_activation += ts.spec.period;
       events_.set(task_slot(t), std::max(ts.next_activation, now_));
     }
@@ -582,8 +668,11 @@ private:
     if (!ts.sleeping || ts.forked || events_.pending(task_slot(to))) {
       ++ts.pending;
       at = snap_.queued(to) ? snap_.cpu_of(to) : ts.prev_cpu;
+      ts.inbox_cost += message_cost(from, at);
     } else {
+      message_from_ = from;  // enqueue_woken charges the message where the reader lands
       at = wake(to, from, wf::sync);
+      message_from_ = no_cpu;
     }
     if (at == no_cpu) return;
     const tree_type& tree = balancer_.tree();
@@ -678,7 +767,7 @@ private:
     ts.forked = false;
     ts.attached = true;
     ts.prev_cpu = c;
-    if (!ts.hog) ts.left += ts.spec.work;
+    if (!ts.hog) ts.left += ts.spec.work + message_cost(message_from_, c);
     ts.runnable_since = now_;
     // place_entity(), roughly: a waking task starts no earlier than the queue's minimum.
     ts.vruntime = std::max(ts.vruntime, cs.min_vruntime);
@@ -862,6 +951,8 @@ private:
   sim_costs costs_{};
   sim_metrics metrics_{};
   result_type result_{};
+  std::array<std::uint64_t, max_cpus> hot_bytes_{};  // by llc_id: Σ footprint of running tasks
+  std::size_t message_from_ = no_cpu;                 // the writer's CPU during a message's wakeup
   static_vector<sim_migration, LogCapacity> log_{};
   std::uint64_t dropped_ = 0;
 };

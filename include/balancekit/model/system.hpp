@@ -122,6 +122,7 @@ public:
     for (std::size_t c = 0; c < L::max_cpus; ++c) {
       cpu_state& s = snap_.cpus[c];
       s.capacity = s.arch_capacity = tree.cpu_map().test(c) ? tree.cpu_capacity(c) : sched_capacity_scale;
+      s.idle_stamp = 1;  // every CPU went idle once since boot (see simulator::reset)
     }
     state_.reset(tree, start);
     now_ = start;

@@ -4,11 +4,11 @@
 /// (tasks pinned to their start CPU are released after `release_after`), calling back
 /// every `step` of simulated time so that a caller can sample or show progress.
 ///
-/// Built so far: CPU hogs, light periodic tasks (run `work` of every `period`) and
-/// waker/wakee pairs that pass one message back and forth (each side works `work`, then
-/// wakes the other with WF_SYNC and sleeps — a pipe ping-pong). Message-passing groups
-/// (hackbench), a messenger with workers (schbench), fork/exit churn and the Wasted Cores
-/// scenarios of docs/simulator.md are still to come.
+/// Built so far: CPU hogs, light periodic tasks (run `work` of every `period`), waker/wakee
+/// pairs that pass one message back and forth (each side works `work`, then wakes the
+/// other with WF_SYNC and sleeps — a pipe ping-pong), hackbench-like message groups,
+/// schbench-like messengers with workers, and Wasted Cores S1. Fork/exit churn and Wasted
+/// Cores S2–S4 are still to come (docs/simulator.md).
 #pragma once
 
 #include <cstddef>
@@ -43,7 +43,25 @@ struct workload {
   /// 2: a make -j) start on every CPU of the other nodes; all pinned to their first CPU
   /// and released together. 0: no S1 tasks.
   std::size_t s1_r = 0;
+  /// hackbench-like groups (`hackbench -g groups -f fds`, pipes): each group has `fds`
+  /// senders and `fds` receivers; a sender works `work` per message and writes to its
+  /// group's receivers in turn without ever blocking (hackbench's 100-byte messages rarely
+  /// fill a 64 KiB pipe); a receiver works `work / 2` per message (a read copies it, a
+  /// write also wakes the reader) and sleeps when none is left. Writes wake readers with
+  /// WF_SYNC, as pipes do.
+  std::size_t groups = 0;
+  std::size_t fds = 20;
+  /// schbench-like (`schbench -m messengers -t workers`): every `period` each messenger
+  /// works `messenger_work` and then wakes all its `workers` at once; each worker works
+  /// `work` per wakeup and sleeps. Wake-up latency is the figure of merit.
+  std::size_t messengers = 0;
+  std::size_t workers = 0;
+  nanoseconds messenger_work = 10'000;
   nanoseconds work = 1'000'000;
+  /// Every task's cache footprint and the share (‰) of its time spent on it: the inputs of
+  /// the cost model's LLC over-subscription penalty (0: none).
+  std::uint64_t footprint = 0;
+  std::uint32_t memory_permille = 0;
   nanoseconds period = 10'000'000;
   std::uint64_t weight = nice_0_load;
   std::size_t start_cpu = 0;
@@ -74,12 +92,17 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
       w.start == start_mode::released ? cpumask<L::max_cpus>::of(w.start_cpu) : ~cpumask<L::max_cpus>{};
   std::uint64_t id = 0;
   std::uint64_t rng = w.seed;
+  auto dressed = [&](sim_task<L> t) {
+    t.footprint = w.footprint;
+    t.memory_permille = w.memory_permille;
+    return t;
+  };
   for (std::size_t i = 0; i < w.hogs; ++i) {
     sim_task<L> t;
     t.id = id++;
     t.weight = w.weight;
     t.allowed = first_allowed;
-    if (sim.spawn(t, w.start_cpu) == no_task) return false;
+    if (sim.spawn(dressed(t), w.start_cpu) == no_task) return false;
   }
   for (std::size_t i = 0; i < w.light; ++i) {
     sim_task<L> t;
@@ -91,7 +114,7 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
     const nanoseconds offset =
         w.seed != 0 ? static_cast<nanoseconds>(detail::splitmix64(rng) % static_cast<std::uint64_t>(w.period))
                     : w.period * static_cast<nanoseconds>(i) / static_cast<nanoseconds>(w.light);
-    if (sim.spawn(t, w.start_cpu, sim.now() + offset) == no_task) return false;
+    if (sim.spawn(dressed(t), w.start_cpu, sim.now() + offset) == no_task) return false;
   }
   if (w.s1_r != 0) {
     const auto& tree = sim.tree();
@@ -102,7 +125,7 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
       sim_task<L> t;
       t.id = id++;
       t.allowed = w.start == start_mode::released ? cpumask<L::max_cpus>::of(c) : ~cpumask<L::max_cpus>{};
-      if (sim.spawn(t, c) == no_task) return false;
+      if (sim.spawn(dressed(t), c) == no_task) return false;
     }
     const std::size_t make = 2 * (tree.cpu_map().weight() - home.weight());
     const std::uint64_t share = make != 0 && nice_0_load / make > 2 ? nice_0_load / make : 2;
@@ -113,8 +136,55 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
         t.id = id++;
         t.weight = share;
         t.allowed = w.start == start_mode::released ? cpumask<L::max_cpus>::of(c) : ~cpumask<L::max_cpus>{};
-        if (sim.spawn(t, c) == no_task) return false;
+        if (sim.spawn(dressed(t), c) == no_task) return false;
       }
+    }
+  }
+  auto next_index = [&] { return static_cast<std::uint32_t>(sim.snap().tasks().size()); };
+  for (std::size_t g = 0; g < w.groups; ++g) {
+    const std::uint32_t readers = next_index() + static_cast<std::uint32_t>(w.fds);
+    sim_task<L> t;
+    t.weight = w.weight;
+    t.allowed = first_allowed;
+    t.work = w.work;
+    t.partner = readers;
+    t.recipients = static_cast<std::uint32_t>(w.fds);
+    t.keeps_sending = true;
+    for (std::size_t i = 0; i < w.fds; ++i) {
+      t.id = id++;
+      t.first_recipient = static_cast<std::uint32_t>(i);
+      if (sim.spawn(dressed(t), w.start_cpu) == no_task) return false;
+    }
+    sim_task<L> r;
+    r.weight = w.weight;
+    r.allowed = first_allowed;
+    r.work = w.work / 2 > 0 ? w.work / 2 : 1;
+    r.wait_first = true;
+    for (std::size_t i = 0; i < w.fds; ++i) {
+      r.id = id++;
+      if (sim.spawn(dressed(r), w.start_cpu) == no_task) return false;
+    }
+  }
+  for (std::size_t m = 0; m < w.messengers; ++m) {
+    sim_task<L> t;
+    t.id = id++;
+    t.weight = w.weight;
+    t.allowed = first_allowed;
+    t.work = w.messenger_work;
+    t.period = w.period;
+    t.partner = next_index() + 1;
+    t.recipients = static_cast<std::uint32_t>(w.workers);
+    t.broadcast = true;
+    if (w.workers == 0) t.partner = no_task;
+    if (sim.spawn(dressed(t), w.start_cpu) == no_task) return false;
+    sim_task<L> k;
+    k.weight = w.weight;
+    k.allowed = first_allowed;
+    k.work = w.work;
+    k.wait_first = true;
+    for (std::size_t i = 0; i < w.workers; ++i) {
+      k.id = id++;
+      if (sim.spawn(dressed(k), w.start_cpu) == no_task) return false;
     }
   }
   for (std::size_t i = 0; i < w.pairs; ++i) {
@@ -125,11 +195,11 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
     t.work = w.work;
     t.id = id++;
     t.partner = first + 1;
-    if (sim.spawn(t, w.start_cpu) != first) return false;
+    if (sim.spawn(dressed(t), w.start_cpu) != first) return false;
     t.id = id++;
     t.partner = first;
     t.wait_first = true;
-    if (sim.spawn(t, w.start_cpu) != first + 1) return false;
+    if (sim.spawn(dressed(t), w.start_cpu) != first + 1) return false;
   }
   return true;
 }
