@@ -1,8 +1,8 @@
 // Speed of the time-driven simulator (issue 10): simulated seconds per wall second on
 // hygon384 with 576 CPU hogs (1.5 per CPU, spread from CPU 0 before timing starts), and
 // with 1000 light tasks that each run 0.1 ms every 1 ms — about 10^6 wakeups per simulated
-// second, the load the issue sets for message-passing workloads. The counter
-// `sim_s_per_wall_s` is the figure of merit (goal: hogs ≥ 20, wakeups ≥ 1).
+// second, the load the issue sets for message-passing workloads; and hackbench-like groups.
+// The counter `sim_s_per_wall_s` is the figure of merit (goal: hogs ≥ 20, wakeups ≥ 1).
 #include <balancekit/balancer.hpp>
 #include <balancekit/domains.hpp>
 #include <balancekit/model/simulator.hpp>
@@ -62,5 +62,23 @@ void BM_simulate_wakeups_hygon384(benchmark::State& state) {
   run(state, m);
 }
 BENCHMARK(BM_simulate_wakeups_hygon384)->Unit(benchmark::kMillisecond);
+
+// 1000 tasks in 25 hackbench-like groups of 20 writers and 20 readers (20 us a message),
+// forked from CPU 0; `wakeups_per_sim_s` says how many wakeups the messages cause.
+void BM_simulate_hackbench_hygon384(benchmark::State& state) {
+  model::workload w;
+  w.groups = 25;
+  w.fds = 20;
+  w.work = 20'000;
+  w.start = model::start_mode::forked;
+  static warmed m(w, 1'000'000'000);
+  const std::uint64_t wakeups = m.ok ? m.sim->metrics().wakeups : 0;
+  const nanoseconds start = m.ok ? m.sim->now() : 0;
+  run(state, m);
+  if (m.ok && m.sim->now() > start)
+    state.counters["wakeups_per_sim_s"] =
+        static_cast<double>(m.sim->metrics().wakeups - wakeups) * 1e9 / static_cast<double>(m.sim->now() - start);
+}
+BENCHMARK(BM_simulate_hackbench_hygon384)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "cli_common.hpp"
 #include "print_topology.hpp"
 #include "simulate.hpp"
+#include "replay.hpp"
 #include "simulate_time.hpp"
 
 namespace {
@@ -139,7 +140,8 @@ int run_domains(const domains_options& o) {
   domain_options opts;
   if (o.kernel == "linux-6.1") opts.profile = kernel_profile::linux_6_1;
   else if (o.kernel == "mainline") opts.profile = kernel_profile::mainline;
-  else fail(fmt::format("unknown --kernel '{}' (choose linux-6.1 or mainline)", o.kernel));
+  else if (o.kernel == "linux-6.12") opts.profile = kernel_profile::linux_6_12;
+  else fail(fmt::format("unknown --kernel '{}' (choose linux-6.1, linux-6.12 or mainline)", o.kernel));
   if (o.arch == "x86") opts.arch = arch_rules::x86;
   else if (o.arch == "generic") opts.arch = arch_rules::generic;
   else fail(fmt::format("unknown --arch '{}' (choose x86 or generic)", o.arch));
@@ -288,7 +290,8 @@ void add_simulate_options(CLI::App& cmd, simulate_options& o) {
   cmd.add_option("--workload", o.workload,
                  "hogs (CPU hogs), light (periodic tasks: --work-us every --period-us), mixed (both), pairs "
                  "(ping-pong pairs: --work-us a turn), hackbench (message groups: --work-us a message), schbench "
-                 "(messengers waking --workers workers every --period-us) or s1 (Wasted Cores Group Imbalance)")
+                 "(messengers waking --workers workers every --period-us), churn (short-lived tasks forked every --period-us) "
+                 "or s1 (Wasted Cores Group Imbalance)")
       ->capture_default_str();
   cmd.add_option("--tasks", o.tasks,
                  "Tasks (hogs: default 1.5 per online CPU; light and pairs: 1 per CPU; mixed: the hogs, default 0.5 "
@@ -343,7 +346,7 @@ int main(int argc, char** argv) {
   domains_options doms;
   auto* domains_cmd = app.add_subcommand("domains", "Print the scheduling domains and groups Linux would build");
   add_machine_options(*domains_cmd, doms.machine);
-  domains_cmd->add_option("--kernel", doms.kernel, "Kernel profile: linux-6.1 (the oracle) or mainline")->capture_default_str();
+  domains_cmd->add_option("--kernel", doms.kernel, "Kernel profile: linux-6.1 (the oracle), linux-6.12 (the second oracle) or mainline")->capture_default_str();
   domains_cmd->add_option("--arch", doms.arch, "Architecture rules: x86 or generic")->capture_default_str();
   domains_cmd->add_option("--format", doms.format,
                           "sched_verbose (the kernel's boot output), debugfs (one line per CPU and domain) or tree")
@@ -418,6 +421,14 @@ int main(int argc, char** argv) {
   sweep_cmd->add_option("--shard", shard, "K/N: run only the runs whose index is K-1 modulo N (1 <= K <= N)");
   sweep_cmd->add_flag("--merge", merge, "Summarise JSON-lines outputs of sweeps, grouped over seeds");
 
+  std::vector<std::string> replay_paths;
+  std::string replay_format = "table";
+  auto* replay_cmd = app.add_subcommand(
+      "replay", "Replay kernel trajectory captures (tools/kernel-oracle) in the simulator and compare where tasks settle");
+  replay_cmd->add_option("captures", replay_paths, "Capture directories, or directories of captures")->required();
+  replay_cmd->add_option("--format", replay_format, "table, markdown (docs/kernel-oracle.md's table) or json")
+      ->capture_default_str();
+
   place_options plc;
   auto* place_cmd = app.add_subcommand(
       "place", "Print each CPU's packing buddy (seed 000): the seed's conf0/conf1/conf2 or Guittot's topology rule");
@@ -440,6 +451,7 @@ int main(int argc, char** argv) {
     if (*compare_cmd) return run_compare(cmp, policies);
     if (*list_cmd) return run_list();
     if (*tour_cmd) return run_tour(tour_dir);
+    if (*replay_cmd) return run_replay(replay_paths, replay_format);
     if (*sweep_cmd) {
       if (merge) return run_sweep_merge(sweep_files);
       if (sweep_files.size() != 1) fail("sweep takes one sweep file (or --merge with output files)");

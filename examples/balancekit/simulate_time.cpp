@@ -187,6 +187,7 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
          mt.messages != 0 ? static_cast<double>(mt.messages_cross_node) / static_cast<double>(mt.messages) : 0.0}}},
       {"context_switches", mt.context_switches},
       {"nohz_kicks", mt.nohz_kicks},
+      {"exits", mt.exits},
   };
   return out;
 }
@@ -197,6 +198,7 @@ using linux_with = rules<linux_defaults, with_packing<Packing>>;
 run_result run_rules(const std::string& rules, const simulate_options& o, const model::workload& w, const cli_domains& tree,
                      progress& bar, double offset_s) {
   using namespace balancekit::packing;
+  if (rules == "linux-6.1") return run_one<linux_6_1_rules>(o, w, tree, bar, offset_s);
   if (rules == "min-load") return run_one<wasted_cores_rules>(o, w, tree, bar, offset_s);
   if (rules == "ipanema") return run_one<ipanema_rules>(o, w, tree, bar, offset_s);
   if (rules == "guittot") return run_one<linux_with<guittot<buddy_conf::conf0>>>(o, w, tree, bar, offset_s);
@@ -221,6 +223,7 @@ nlohmann::json describe_workload(const simulate_options& o, const model::workloa
           {"fds", w.groups != 0 ? w.fds : 0},
           {"messengers", w.messengers},
           {"workers", w.messengers != 0 ? w.workers : 0},
+          {"churn", w.churn},
           {"footprint_kib", static_cast<double>(w.footprint) / 1024},
           {"memory_permille", w.memory_permille},
           {"costs", costs_json(parse_costs(o.costs))},
@@ -245,6 +248,9 @@ std::string workload_line(const simulate_options& o, const model::workload& w) {
                     static_cast<double>(w.work) / 1e3));
   if (w.messengers != 0)
     add(fmt::format("{} schbench messengers waking {} workers every {} us ({} us a wakeup)", w.messengers, w.workers,
+                    static_cast<double>(w.period) / 1e3, static_cast<double>(w.work) / 1e3));
+  if (w.churn != 0)
+    add(fmt::format("{} short-lived tasks forked every {} us, {} us of work each", w.churn,
                     static_cast<double>(w.period) / 1e3, static_cast<double>(w.work) / 1e3));
   if (w.s1_r != 0) add(fmt::format("Wasted Cores S1: {} R hogs on the start node, 2 make threads per CPU elsewhere", w.s1_r));
   return fmt::format("{}, {} CPU {}", line, o.start == "released" ? "released from" : "forked from", w.start_cpu);
@@ -362,9 +368,10 @@ void print_run(const simulate_options& o, const model::workload& w, const loaded
 
 // The options every simulator command shares, checked; the machine and the workload.
 model::workload check_and_describe(const simulate_options& o, const loaded& m) {
-  static constexpr std::string_view known[] = {"hogs", "light", "mixed", "pairs", "hackbench", "schbench", "s1"};
+  static constexpr std::string_view known[] = {"hogs", "light", "mixed", "pairs", "hackbench", "schbench", "churn", "s1"};
   if (std::find(std::begin(known), std::end(known), o.workload) == std::end(known))
-    fail(fmt::format("unknown --workload '{}' (choose hogs, light, mixed, pairs, hackbench, schbench or s1)", o.workload));
+    fail(fmt::format("unknown --workload '{}' (choose hogs, light, mixed, pairs, hackbench, schbench, churn or s1)",
+                     o.workload));
   if (o.fds == 0) fail("--fds must be at least 1");
   if (o.workers == 0) fail("--workers must be at least 1");
   if (!(o.footprint_kib >= 0)) fail(fmt::format("--footprint-kib {} must not be negative", o.footprint_kib));
@@ -376,7 +383,9 @@ model::workload check_and_describe(const simulate_options& o, const loaded& m) {
   if (!(o.seconds > 0) || o.seconds > 3600) fail(fmt::format("--seconds {} is not in (0, 3600]", o.seconds));
   if (!(o.step_ms >= 1) || o.step_ms > o.seconds * 1000) fail(fmt::format("--step-ms {} is not in [1, --seconds]", o.step_ms));
   if (!(o.period_us >= 1)) fail(fmt::format("--period-us {} must be at least 1", o.period_us));
-  if (!(o.work_us > 0) || o.work_us > o.period_us)
+  // A periodic task's work must fit its period; a message's or a short-lived task's need not.
+  if (!(o.work_us > 0)) fail(fmt::format("--work-us {} must be positive", o.work_us));
+  if ((o.workload == "light" || o.workload == "mixed") && o.work_us > o.period_us)
     fail(fmt::format("--work-us {} is not in (0, --period-us = {}]", o.work_us, o.period_us));
   const auto& online = m.topology->online();
   if (!online.test(o.start_cpu))
@@ -404,6 +413,10 @@ model::workload check_and_describe(const simulate_options& o, const loaded& m) {
     if (w.messengers == 0) fail("--tasks for schbench (the messengers) must be at least 1");
     w.workers = o.workers;
   }
+  if (o.workload == "churn") {
+    w.churn = o.tasks.value_or(static_cast<std::size_t>(std::llround(o.seconds * 1e6 / o.period_us)));
+    if (w.churn == 0) fail("--tasks for churn (the short-lived tasks) must be at least 1");
+  }
   if (o.workload == "s1") {
     w.s1_r = o.tasks.value_or(2);
     if (w.s1_r == 0) fail("--tasks for s1 (the R processes) must be at least 1");
@@ -416,7 +429,7 @@ model::workload check_and_describe(const simulate_options& o, const loaded& m) {
   }
   const std::size_t s1_tasks = w.s1_r != 0 ? w.s1_r + 2 * cpus : 0;
   const std::size_t total =
-      w.hogs + w.light + 2 * w.pairs + s1_tasks + 2 * w.groups * w.fds + w.messengers * (1 + w.workers);
+      w.hogs + w.light + 2 * w.pairs + s1_tasks + 2 * w.groups * w.fds + w.messengers * (1 + w.workers) + w.churn;
   if (total > L::max_tasks) fail(fmt::format("{} tasks are more than the simulator holds ({})", total, L::max_tasks));
   w.work = static_cast<nanoseconds>(std::llround(o.work_us * 1e3));
   w.period = static_cast<nanoseconds>(std::llround(o.period_us * 1e3));
@@ -436,7 +449,7 @@ std::unique_ptr<cli_domains> build_tree(const loaded& m) {
 }
 
 // The policies simulate and compare know: rule packs, and Linux with seed 000's packing.
-constexpr std::string_view policy_names[] = {"linux", "min-load", "ipanema", "guittot", "shi-powersaving", "utilization"};
+constexpr std::string_view policy_names[] = {"linux", "linux-6.1", "min-load", "ipanema", "guittot", "shi-powersaving", "utilization"};
 
 int rules_index(const std::string& n) {
   for (std::size_t i = 0; i < std::size(policy_names); ++i)
@@ -565,11 +578,14 @@ int run_list() {
              "             without blocking, a receiver works half that a message and sleeps when none is left\n"
              "  schbench   --tasks messengers (default 1 per 16 CPUs) each waking its --workers workers every\n"
              "             --period-us; a worker works --work-us a wakeup (watch the wake-up latency)\n"
+             "  churn      fork/exit churn: --tasks short-lived tasks (default: --seconds / --period-us), one\n"
+             "             forked every --period-us from --start-cpu, each working --work-us and exiting\n"
              "  s1         Wasted Cores S1 (Group Imbalance): --tasks R hogs (default 2) on the start CPU's node, two\n"
              "             make threads of a shared autogroup per CPU of the other nodes\n"
              "  each starts --start released (pinned to --start-cpu, released at 20 ms) or forked\n");
   fmt::print("policies (simulate --rules; compare --policies a,b,c):\n"
              "  linux            Linux v6.16's load balancer and placement\n"
+             "  linux-6.1        the same with Linux 6.1's prefer-sibling task count (before sibling_imbalance)\n"
              "  min-load         the Wasted Cores fix for Group Imbalance: the busiest group by minimum load\n"
              "  ipanema          Ipanema's steal: pull only when the gap exceeds the task's load; no active balance\n"
              "  guittot          Linux with Guittot's packing buddy (seed 000, conf0)\n"

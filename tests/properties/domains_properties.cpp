@@ -206,7 +206,7 @@ TEST_CASE("building domains twice gives identical trees, for both kernel profile
   REQUIRE(test::check("domains are deterministic", 200, [&] {
     const bc::machine_shape shape = *bc::gen::machine<L>();
     domain_options opts;
-    opts.profile = *rc::gen::element(kernel_profile::linux_6_1, kernel_profile::mainline);
+    opts.profile = *rc::gen::element(kernel_profile::linux_6_1, kernel_profile::mainline, kernel_profile::linux_6_12);
     opts.arch = *rc::gen::element(arch_rules::x86, arch_rules::generic);
     build_or_fail(shape, s, opts);
     RC_ASSERT(tree_t::build(*s.topo, opts, *s.again).ok());

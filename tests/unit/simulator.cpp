@@ -375,6 +375,30 @@ TEST_CASE("Tasks whose footprints overflow their LLC slow each other down", "[si
   CHECK(two <= 2 * 1000 * ms * 6 / 17);
 }
 
+TEST_CASE("Short-lived tasks run their work once and exit, leaving nothing behind", "[simulator][churn]") {
+  // Ten tasks forked from CPU 0 every 10 ms, 1 ms of work each: each runs 1 ms and exits
+  // (do_exit, then task_dead_fair's removed path); nothing stays queued and the CPUs'
+  // averages hold no exited task once updated.
+  bench b({"l3:1 core:2 pu:1"});
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    model::sim_task<L> t = hog(i);
+    t.work = 1 * ms;
+    t.exits = true;
+    REQUIRE(b.sim->spawn(t, 0, static_cast<nanoseconds>(i) * 10 * ms) == i);
+  }
+  b.sim->run_until(200 * ms);
+  CHECK(b.sim->metrics().exits == 10);
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    CHECK(b.sim->runtime(i) == 1 * ms);
+    CHECK_FALSE(b.sim->snap().queued(i));
+  }
+  for (std::size_t c : b.sim->tree().cpu_map()) {
+    CHECK(b.sim->snap().cpus[c].nr_running == 0);
+    CHECK(b.sim->running(c) == no_task);
+  }
+  check_conservation(*b.sim);
+}
+
 TEST_CASE("Forks on an idle machine spread over its LLCs as Linux's slow path does", "[simulator][fork]") {
   // "l3:2 core:4 pu:1", four hogs forked from CPU 0 at once (sched_balance_find_dst_cpu):
   // 1st: both LLCs have 4 idle CPUs, the local one stays, and so does CPU 0 → 0.

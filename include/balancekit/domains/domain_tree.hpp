@@ -637,7 +637,7 @@ constexpr status domain_tree<L>::build_into(const topology<L>& topo, const domai
       } else {
         d.cache_nice_tries = 1;
       }
-      if (li.overlap && opts.profile == kernel_profile::linux_6_1) d.flags.set(sd_flag::overlap);
+      if (li.overlap && has_sd_overlap(opts.profile)) d.flags.set(sd_flag::overlap);
       chain_[l][cpu] = d;
       depth_[cpu] = static_cast<std::uint8_t>(l + 1);
       if (span == cpu_map_) break;
@@ -692,7 +692,7 @@ constexpr status domain_tree<L>::build_into(const topology<L>& topo, const domai
       if (parent_degenerate(tmp, parent, cpu)) {
         // Splice the parent out. Since v6.6 the grandparent's own group takes the child's
         // flags (so MC groups keep SD_SHARE_CPUCAPACITY when a degenerate CLS goes away).
-        if (profile_ == kernel_profile::mainline && k + 2 < chain.size()) {
+        if (profile_ != kernel_profile::linux_6_1 && k + 2 < chain.size()) {
           const domain& gp = chain_[chain[k + 2]][cpu];
           groups_[refs_[gp.groups + gp.rotation]].flags = chain_[tmp][cpu].flags;
         }

@@ -13,6 +13,8 @@
 #include <initializer_list>
 #include <string_view>
 
+#include <balancekit/core/static_vector.hpp>
+
 namespace balancekit {
 
 /// The flags, independent of any kernel's bit positions. `overlap` is 6.1's SD_OVERLAP:
@@ -106,13 +108,23 @@ inline constexpr std::array<sd_flag_meta, sd_flag_count> sd_flag_metaflags{{
 
 /// The kernel whose names, bit order and level tables a build follows.
 enum class kernel_profile : std::uint8_t {
-  linux_6_1,  ///< Debian 12's kernel, the oracle: DIE, SD_SHARE_PKG_RESOURCES, SD_OVERLAP
-  mainline,   ///< PKG, SD_SHARE_LLC, SD_CLUSTER, no SD_OVERLAP
+  linux_6_1,   ///< Debian 12's kernel, the oracle: DIE, SD_SHARE_PKG_RESOURCES, SD_OVERLAP
+  mainline,    ///< PKG, SD_SHARE_LLC, SD_CLUSTER, no SD_OVERLAP (removed in 2025, v6.17)
+  linux_6_12,  ///< Debian 12's 6.12 backport, the second oracle: mainline's, with SD_OVERLAP
 };
 
 [[nodiscard]] constexpr std::string_view to_string(kernel_profile p) noexcept {
-  return p == kernel_profile::linux_6_1 ? "linux-6.1" : "mainline";
+  switch (p) {
+    case kernel_profile::linux_6_1: return "linux-6.1";
+    case kernel_profile::linux_6_12: return "linux-6.12";
+    case kernel_profile::mainline: break;
+  }
+  return "mainline";
 }
+
+/// The profile names its NUMA levels' overlapping groups with SD_OVERLAP (which always
+/// meant the same as SD_NUMA, and went in 2025).
+[[nodiscard]] constexpr bool has_sd_overlap(kernel_profile p) noexcept { return p != kernel_profile::mainline; }
 
 struct sd_flag_name {
   sd_flag flag;
@@ -120,8 +132,9 @@ struct sd_flag_name {
 };
 
 namespace detail {
-// Every flag in the bit order both kernels share, with its name in 6.1 and in mainline;
-// "" where that kernel does not have it (SD_CLUSTER is mainline's, SD_OVERLAP 6.1's).
+// Every flag in the bit order the kernels share, with its name in 6.1 and in mainline;
+// "" where that kernel does not have it (SD_CLUSTER is mainline's, SD_OVERLAP 6.1's). 6.12
+// has mainline's names and SD_OVERLAP.
 struct sd_flag_names_row {
   sd_flag flag;
   std::string_view v6_1;
@@ -147,12 +160,12 @@ inline constexpr std::array<sd_flag_names_row, sd_flag_count> sd_flag_name_table
 }  // namespace detail
 
 /// The flags a profile knows, in its bit order, with its names.
-[[nodiscard]] constexpr std::array<sd_flag_name, sd_flag_count - 1> sd_flag_names(kernel_profile p) noexcept {
-  std::array<sd_flag_name, sd_flag_count - 1> out{};
-  std::size_t n = 0;
+[[nodiscard]] constexpr static_vector<sd_flag_name, sd_flag_count> sd_flag_names(kernel_profile p) noexcept {
+  static_vector<sd_flag_name, sd_flag_count> out;
   for (const auto& row : detail::sd_flag_name_table) {
-    const std::string_view name = p == kernel_profile::linux_6_1 ? row.v6_1 : row.mainline;
-    if (!name.empty()) out[n++] = {row.flag, name};
+    std::string_view name = p == kernel_profile::linux_6_1 ? row.v6_1 : row.mainline;
+    if (p == kernel_profile::linux_6_12 && row.flag == sd_flag::overlap) name = row.v6_1;
+    if (!name.empty()) out.push_back({row.flag, name});
   }
   return out;
 }

@@ -57,8 +57,8 @@ struct line_writer {
 template <limits_pack L, class Sink>
 constexpr void format_sched_verbose(const domain_tree<L>& tree, Sink&& sink) {
   detail::line_writer<Sink> out{sink};
-  // SD_OVERLAP in 6.1, SD_NUMA in mainline: the flag that says groups may overlap.
-  const sd_flag overlap = tree.profile() == kernel_profile::linux_6_1 ? sd_flag::overlap : sd_flag::numa;
+  // SD_OVERLAP where the profile has it, SD_NUMA in mainline: groups may overlap.
+  const sd_flag overlap = has_sd_overlap(tree.profile()) ? sd_flag::overlap : sd_flag::numa;
   const auto names = sd_flag_names(tree.profile());
   for (std::size_t cpu : tree.cpu_map()) {
     const std::size_t n = tree.nr_domains(cpu);
@@ -94,7 +94,10 @@ constexpr void format_sched_verbose(const domain_tree<L>& tree, Sink&& sink) {
         out << "ERROR: parent span is not a superset of domain->span\n";
     }
   }
-  out << "root domain span: " << tree.cpu_map() << " (max cpu_capacity = " << tree.max_cpu_capacity() << ")\n";
+  // 6.12 prints the span alone (rd->max_cpu_capacity was gone); so does mainline.
+  out << "root domain span: " << tree.cpu_map();
+  if (tree.profile() == kernel_profile::linux_6_1) out << " (max cpu_capacity = " << tree.max_cpu_capacity() << ")";
+  out << '\n';
 }
 
 /// One line per CPU and domain with the files of /sys/kernel/debug/sched/domains:

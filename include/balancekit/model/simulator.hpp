@@ -84,6 +84,9 @@ struct sim_task {
   bool keeps_sending = false;
   /// Start asleep, waiting for a first message (a reader, a worker).
   bool wait_first = false;
+  /// Exit when the first activation's work is done (a short-lived task of a fork/exit
+  /// churn): the task leaves its rq for good and its averages go through the removed path.
+  bool exits = false;
   /// Bytes the task keeps hot in its LLC while it runs, and the share (‰) of its running
   /// time spent on them when they are cached: the inputs of the cost model's LLC
   /// over-subscription penalty. 0: the task is not slowed by others' footprints.
@@ -150,6 +153,7 @@ struct sim_metrics {
   std::uint64_t messages_cross_llc = 0;   ///< … to a task on another LLC than the sender's CPU
   std::uint64_t messages_cross_node = 0;  ///< … to a task on another NUMA node
   std::uint64_t nohz_kicks = 0;
+  std::uint64_t exits = 0;                ///< tasks that exited (sim_task::exits)
   /// The Wasted Cores measure: Σ over jiffies of the idle CPUs that a task waiting on
   /// another CPU may run on, × the jiffy (sampled at every jiffy boundary).
   nanoseconds idle_while_waiting = 0;
@@ -330,6 +334,11 @@ public:
   [[nodiscard]] constexpr const pelt::sched_avg& cpu_avg(std::size_t cpu) const { return cpus_[cpu].avg; }
   /// CPU time the task has had, in ns of real time.
   [[nodiscard]] constexpr nanoseconds runtime(std::uint32_t t) const { return tasks_[t].sum_exec; }
+  /// Where the task is queued, or where it last ran when it sleeps (its parent's CPU
+  /// before its first run).
+  [[nodiscard]] constexpr std::size_t last_cpu(std::uint32_t t) const {
+    return snap_.queued(t) ? snap_.cpu_of(t) : tasks_[t].prev_cpu;
+  }
   [[nodiscard]] constexpr bool tick_stopped(std::size_t cpu) const { return cpus_[cpu].tick_stopped; }
   /// Time `cpu` ran a task, up to its last accounting (every event on it, and the end of
   /// `run_until`).
@@ -360,6 +369,7 @@ private:
     bool forked = false;              // the next event is its fork, not a wakeup
     bool sleeping = true;
     bool attached = false;            // its averages are part of some rq's
+    bool exited = false;
     std::uint32_t pending = 0;        // messages that arrived while it was awake
     std::uint32_t next_recipient = 0;  // the offset from spec.partner of the next message
     nanoseconds inbox_cost = 0;        // the cost model's charge for the pending messages
@@ -456,10 +466,13 @@ private:
     if (t == no_task || tasks_[t].spec.memory_permille == 0 || costs_.llc_bytes == 0) return speed;
     const std::uint64_t hot = hot_bytes_[balancer_.tree().llc_id(c)];
     if (hot > costs_.llc_bytes) {
-      // 1 / (1 + p · m · (R − 1)) with m = (hot − llc) / hot, p in ‰.
+      // 1 / (1 + p · m · (R − 1)) with m = (hot − llc) / hot, p in ‰; in KiB, so that the
+      // products stay in 64 bits up to a TiB of footprints.
+      const std::uint64_t hot_k = hot >> 10;
+      const std::uint64_t llc_k = costs_.llc_bytes >> 10;
       const std::uint64_t slow = std::uint64_t{tasks_[t].spec.memory_permille} * (costs_.dram_to_llc - 1);
-      const std::uint64_t den = 1000 * hot + slow * (hot - costs_.llc_bytes);
-      speed = static_cast<std::uint64_t>(static_cast<unsigned __int128>(speed) * (1000 * hot) / den);
+      const std::uint64_t den = 1000 * hot_k + slow * (hot_k - llc_k);
+      if (den != 0) speed = speed * (((1000 * hot_k) << 20) / den) >> 20;
     }
     return speed;
   }
@@ -631,6 +644,10 @@ private:
         ts.next_recipient = ts.next_recipient + 1 == n ? 0 : ts.next_recipient + 1;
       }
     }
+    if (ts.spec.exits) {
+      exit_task(c, t);
+      return;
+    }
     if (ts.pending != 0 || (ts.spec.keeps_sending && ts.spec.period == 0)) {
       if (ts.pending != 0) {
         const nanoseconds cost = ts.inbox_cost / ts.pending;
@@ -658,10 +675,30 @@ private:
     after_dequeue(c);
   }
 
+  // kernel: do_exit() → dequeue_task(DEQUEUE_SLEEP), then task_dead_fair() →
+  // remove_entity_load_avg(): the averages leave the rq through the removed path.
+  constexpr void exit_task(std::size_t c, std::uint32_t t) {
+    task_sim& ts = tasks_[t];
+    pelt::util_est_dequeue(cpus_[c].avg, ts.avg);
+    snap_.dequeue_task(t);
+    cpus_[c].weight -= ts.spec.weight;
+    --cpus_[c].nr;
+    ts.sleeping = true;
+    update_pelt(c, t);
+    cpus_[c].removed.add(ts.avg);
+    ts.attached = false;
+    ts.exited = true;
+    ts.prev_cpu = c;
+    ++metrics_.exits;
+    change_curr(c, no_task);  // already accounted
+    after_dequeue(c);
+  }
+
   // A message from the task running on `from` to task `to`: a sync wakeup from `from`, or
   // one more message waiting when `to` is awake.
   constexpr void send(std::size_t from, std::uint32_t to) {
-    if (to >= snap_.tasks().size()) return;  // a partner never spawned: the message is lost
+    // A partner never spawned, or gone: the message is lost.
+    if (to >= snap_.tasks().size() || tasks_[to].exited) return;
     ++metrics_.messages;
     task_sim& ts = tasks_[to];
     std::size_t at = no_cpu;

@@ -7,7 +7,7 @@
 /// Built so far: CPU hogs, light periodic tasks (run `work` of every `period`), waker/wakee
 /// pairs that pass one message back and forth (each side works `work`, then wakes the
 /// other with WF_SYNC and sleeps — a pipe ping-pong), hackbench-like message groups,
-/// schbench-like messengers with workers, and Wasted Cores S1. Fork/exit churn and Wasted
+/// schbench-like messengers with workers, fork/exit churn, and Wasted Cores S1. Wasted
 /// Cores S2–S4 are still to come (docs/simulator.md).
 #pragma once
 
@@ -57,6 +57,10 @@ struct workload {
   std::size_t messengers = 0;
   std::size_t workers = 0;
   nanoseconds messenger_work = 10'000;
+  /// Fork/exit churn: `churn` short-lived tasks forked from the start CPU, one every
+  /// `period` (the first at once), each working `work` and exiting (a shell loop starting
+  /// short commands).
+  std::size_t churn = 0;
   nanoseconds work = 1'000'000;
   /// Every task's cache footprint and the share (‰) of its time spent on it: the inputs of
   /// the cost model's LLC over-subscription penalty (0: none).
@@ -186,6 +190,14 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
       k.id = id++;
       if (sim.spawn(dressed(k), w.start_cpu) == no_task) return false;
     }
+  }
+  for (std::size_t i = 0; i < w.churn; ++i) {
+    sim_task<L> t;
+    t.id = id++;
+    t.weight = w.weight;
+    t.work = w.work;
+    t.exits = true;
+    if (sim.spawn(dressed(t), w.start_cpu, sim.now() + static_cast<nanoseconds>(i) * w.period) == no_task) return false;
   }
   for (std::size_t i = 0; i < w.pairs; ++i) {
     const auto first = static_cast<std::uint32_t>(sim.snap().tasks().size());

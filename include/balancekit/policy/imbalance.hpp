@@ -69,11 +69,53 @@ template <class P, limits_pack L>
   return imbalance;
 }
 
+/// How Linux evens out running tasks between sibling groups when the domain prefers
+/// siblings (or the busiest group is one CPU): since v6.6, per core (sibling_imbalance()),
+/// and "prefers siblings" is the busiest group's SD_PREFER_SIBLING.
+struct prefer_sibling_per_core {
+  [[nodiscard]] static constexpr bool prefers(const sd_lb_stats& sds) noexcept { return sds.prefer_sibling; }
+  /// kernel: find_busiest_group()'s "goto force_balance" for an idle-capable local group.
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr bool force(const lb_env<P, L>& env, const sg_lb_stats& busiest,
+                                            const sg_lb_stats& local) noexcept {
+    return sibling_imbalance(env, busiest, local) > 1;
+  }
+  /// kernel: calculate_imbalance()'s migrate_task count before the final halving.
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr std::int64_t imbalance(const lb_env<P, L>& env, const sg_lb_stats& busiest,
+                                                        const sg_lb_stats& local) noexcept {
+    return sibling_imbalance(env, busiest, local);
+  }
+};
+
+/// Before v6.6 (Linux 6.1, Debian 12's kernel): the plain difference in running tasks,
+/// whatever the groups' sizes and whether the destination is idle ("busiest->sum_nr_running
+/// > local->sum_nr_running + 1", then "lsub_positive(&nr_diff, local->sum_nr_running)";
+/// replaced by commit "sched/fair: Implement prefer sibling imbalance calculation between
+/// asymmetric groups"), and "prefers siblings" is the balancing CPU's child domain's flag
+/// ("child && child->flags & SD_PREFER_SIBLING"), which its own group carries — none for a
+/// CPU whose child was a degenerate one-CPU domain.
+struct prefer_sibling_task_count {
+  [[nodiscard]] static constexpr bool prefers(const sd_lb_stats& sds) noexcept {
+    return sds.local_stat.flags.has(sd_flag::prefer_sibling);
+  }
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr bool force(const lb_env<P, L>&, const sg_lb_stats& busiest,
+                                            const sg_lb_stats& local) noexcept {
+    return busiest.sum_nr_running > local.sum_nr_running + 1;
+  }
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr std::int64_t imbalance(const lb_env<P, L>&, const sg_lb_stats& busiest,
+                                                        const sg_lb_stats& local) noexcept {
+    return busiest.sum_nr_running > local.sum_nr_running ? busiest.sum_nr_running - local.sum_nr_running : 0;
+  }
+};
+
 /// kernel: calculate_imbalance(): the migration type and the imbalance against the
 /// busiest group (and, as the kernel does, the local and domain average loads in `sds`
 /// when the load rule needs them). Where the kernel leaves env->migration_type alone, so
-/// does the decision.
-template <class P, limits_pack L>
+/// does the decision. `Sibling` is the prefer-sibling count (v6.16's by default).
+template <class Sibling = prefer_sibling_per_core, class P, limits_pack L>
 [[nodiscard]] constexpr src_group_decision calculate_imbalance(const lb_env<P, L>& env, sd_lb_stats& sds) {
   src_group_decision d{sds.busiest, env.mtype, 0, sds.fbq, sds.overloaded};
   sg_lb_stats& local = sds.local_stat;
@@ -114,8 +156,8 @@ template <class P, limits_pack L>
       return d;
     }
     d.type = migration_type::migrate_task;
-    if (busiest.group_weight == 1 || sds.prefer_sibling) {
-      d.imbalance = sibling_imbalance(env, busiest, local);
+    if (busiest.group_weight == 1 || Sibling::prefers(sds)) {
+      d.imbalance = Sibling::imbalance(env, busiest, local);
     } else {
       // Unsigned subtraction, then max_t(long, 0, ...), as in the kernel.
       const auto diff = static_cast<std::uint32_t>(local.idle_cpus - busiest.idle_cpus);
@@ -147,7 +189,7 @@ template <class P, limits_pack L>
 /// kernel: the decision tree of sched_balance_find_src_group() after
 /// update_sd_lb_stats(). When it decides to balance, the decision is calculate_imbalance()'s
 /// (whose imbalance may still be 0); otherwise it names no group.
-template <class P, limits_pack L>
+template <class Sibling = prefer_sibling_per_core, class P, limits_pack L>
 [[nodiscard]] constexpr src_group_decision find_src_group_decision(const lb_env<P, L>& env, sd_lb_stats& sds) {
   src_group_decision balanced = src_group_decision::keep(env);
   balanced.fbq = sds.fbq;
@@ -155,10 +197,10 @@ template <class P, limits_pack L>
   if (sds.busiest < 0) return balanced;
   const sg_lb_stats& busiest = sds.busiest_stat;
   const sg_lb_stats& local = sds.local_stat;
-  if (busiest.type == group_type::misfit_task) return calculate_imbalance(env, sds);
+  if (busiest.type == group_type::misfit_task) return calculate_imbalance<Sibling>(env, sds);
   // (EAS with an energy model and no overutilized CPU → balanced: never, no energy model.)
   if (busiest.type == group_type::asym_packing || busiest.type == group_type::imbalanced)
-    return calculate_imbalance(env, sds);
+    return calculate_imbalance<Sibling>(env, sds);
   if (local.type > busiest.type) return balanced;
   if (local.type == group_type::overloaded) {
     if (local.avg_load >= busiest.avg_load) return balanced;
@@ -166,30 +208,40 @@ template <class P, limits_pack L>
     if (local.avg_load >= sds.avg_load) return balanced;
     if (100 * busiest.avg_load <= env.sd->imbalance_pct * local.avg_load) return balanced;
   }
-  if (sds.prefer_sibling && local.type == group_type::has_spare && sibling_imbalance(env, busiest, local) > 1)
-    return calculate_imbalance(env, sds);
+  if (Sibling::prefers(sds) && local.type == group_type::has_spare && Sibling::force(env, busiest, local))
+    return calculate_imbalance<Sibling>(env, sds);
   if (busiest.type != group_type::overloaded) {
     if (!env.dst_idle()) return balanced;  // let an idle CPU pull instead
     if (busiest.type == group_type::smt_balance && detail::smt_vs_nonsmt(local, busiest))
-      return calculate_imbalance(env, sds);
+      return calculate_imbalance<Sibling>(env, sds);
     // An idle-CPU difference of one would only move the imbalance elsewhere.
     if (busiest.group_weight > 1 && local.idle_cpus <= busiest.idle_cpus + 1) return balanced;
     if (busiest.sum_h_nr_running == 1) return balanced;  // nothing waits there
   }
-  return calculate_imbalance(env, sds);
+  return calculate_imbalance<Sibling>(env, sds);
 }
 
 /// The Linux rule for the busiest group: statistics, selection, decision tree, imbalance.
-/// A zero imbalance is no group to pull from.
-struct linux_src_group {
+/// A zero imbalance is no group to pull from. `Sibling`: how task counts are evened
+/// between sibling groups.
+template <class Sibling>
+struct basic_linux_src_group {
   template <class P, limits_pack L>
   [[nodiscard]] static constexpr src_group_decision find(const lb_env<P, L>& env) {
     sd_lb_stats sds;
     update_sd_lb_stats(env, sds);
-    src_group_decision d = find_src_group_decision(env, sds);
+    src_group_decision d = find_src_group_decision<Sibling>(env, sds);
     if (d.imbalance == 0) d.group = no_group;
     return d;
   }
 };
+
+/// Linux v6.16's rule.
+using linux_src_group = basic_linux_src_group<prefer_sibling_per_core>;
+
+/// Linux 6.1's prefer-sibling count on v6.16's rule: the one difference between the two
+/// kernels that the trajectory oracle's captures showed (docs/kernel-oracle.md). Other
+/// differences (group_smt_balance, EEVDF) are not modelled.
+using linux_6_1_src_group = basic_linux_src_group<prefer_sibling_task_count>;
 
 }  // namespace balancekit

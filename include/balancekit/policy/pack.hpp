@@ -468,4 +468,9 @@ struct apply_options<Base, O, Rest...> {
 template <class Base, class... Options>
 using rules = typename detail::apply_options<Base, Options...>::type;
 
+/// v6.16's rules with Linux 6.1's prefer-sibling count (`linux_6_1_src_group`), for
+/// comparing the simulator with a 6.1 kernel like with like (docs/kernel-oracle.md).
+using linux_6_1_rules = rules<linux_defaults, with_src_group<linux_6_1_src_group>>;
+static_assert(check_pack<linux_6_1_rules, default_limits>());
+
 }  // namespace balancekit

@@ -2,7 +2,8 @@
 """Turn a kernel-oracle serial log into the golden files.
 
 postprocess.py --log console.log --outdir DIR/NAME --ncpus N --spec S
-               [--distances D] [--qemu-cmd CMD] [--qemu-version V] [--elapsed SECS]
+               [--distances D] [--qemu-cmd CMD] [--qemu-version V] [--kernel-pkg P]
+               [--accel tcg|kvm] [--elapsed SECS]
 Writes spec.txt, sched_verbose.txt, debugfs.txt, distances.txt, nodes.txt.
 Exits 1 (after writing what it could) when the log lacks the domain dump.
 """
@@ -111,6 +112,7 @@ def main():
     ap.add_argument("--qemu-cmd", default="")
     ap.add_argument("--qemu-version", default="")
     ap.add_argument("--kernel-pkg", default="")
+    ap.add_argument("--accel", default="")
     ap.add_argument("--elapsed", default="")
     ap.add_argument("--note", action="append", default=[])
     a = ap.parse_args()
@@ -208,6 +210,8 @@ def main():
             f.write("kernel package: %s\n" % a.kernel_pkg)
         f.write("qemu: %s\n" % a.qemu_version)
         f.write("qemu command: %s\n" % a.qemu_cmd)
+        if a.accel:
+            f.write("accel: %s\n" % a.accel)
         f.write("date: %s\n" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         if a.elapsed:
             f.write("boot seconds: %s\n" % a.elapsed)
