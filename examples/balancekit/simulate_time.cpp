@@ -441,6 +441,14 @@ model::workload check_and_describe(const simulate_options& o, const loaded& m) {
   return w;
 }
 
+// One experiment's machine, checked workload and domains.
+struct prepared {
+  loaded machine;
+  model::workload workload;
+  std::unique_ptr<cli_domains> tree;
+};
+prepared prepare(const simulate_options& o);
+
 std::unique_ptr<cli_domains> build_tree(const loaded& m) {
   auto tree = std::make_unique<cli_domains>();
   if (status s = cli_domains::build(*m.topology, balancer_domain_options(), *tree); !s)
@@ -459,16 +467,21 @@ int rules_index(const std::string& n) {
 
 std::string policy_list() { return fmt::format("{}", fmt::join(policy_names, ", ")); }
 
+prepared prepare(const simulate_options& o) {
+  prepared p{load_machine(o.machine), {}, nullptr};
+  p.workload = check_and_describe(o, p.machine);
+  p.tree = build_tree(p.machine);
+  return p;
+}
+
 }  // namespace
 
 int run_simulate(const simulate_options& o) {
   if (rules_index(o.rules) < 0) fail(fmt::format("unknown --rules '{}' (choose {})", o.rules, policy_list()));
-  const loaded m = load_machine(o.machine);
-  const model::workload w = check_and_describe(o, m);
-  const auto tree = build_tree(m);
+  const prepared p = prepare(o);
   progress bar(o.seconds);
-  const run_result r = run_rules(o.rules, o, w, *tree, bar, 0);
-  print_run(o, w, m, r);
+  const run_result r = run_rules(o.rules, o, p.workload, *p.tree, bar, 0);
+  print_run(o, p.workload, p.machine, r);
   return 0;
 }
 
@@ -484,9 +497,10 @@ int run_compare(const simulate_options& o, const std::string& policies) {
     if (rules_index(n) < 0) fail(fmt::format("--policies: unknown rules '{}' (choose {})", n, policy_list()));
   }
   if (o.format == "csv") fail("compare writes table or json, not csv");
-  const loaded m = load_machine(o.machine);
-  const model::workload w = check_and_describe(o, m);
-  const auto tree = build_tree(m);
+  const prepared p = prepare(o);
+  const loaded& m = p.machine;
+  const model::workload& w = p.workload;
+  const auto& tree = p.tree;
   progress bar(o.seconds * static_cast<double>(names.size()));
   std::vector<run_result> runs;
   for (std::size_t i = 0; i < names.size(); ++i) runs.push_back(run_rules(names[i], o, w, *tree, bar, o.seconds * static_cast<double>(i)));
@@ -868,11 +882,9 @@ int run_tour(const std::string& out_dir) {
     simulate_options heat = s1;
     heat.plot = out_dir + "/s1-linux-cpus.svg";
     heat.step_ms = 20;
-    const loaded m = load_machine(heat.machine);
-    const model::workload w = check_and_describe(heat, m);
-    const auto tree = build_tree(m);
+    const prepared p = prepare(heat);
     progress bar(heat.seconds);
-    plot_heatmap(heat, run_rules("linux", heat, w, *tree, bar, 0), "hygon384 — Wasted Cores S1 under Linux v6.16");
+    plot_heatmap(heat, run_rules("linux", heat, p.workload, *p.tree, bar, 0), "hygon384 — Wasted Cores S1 under Linux v6.16");
   }
   fmt::print("\n2. Seed 000's packing debate on seed64: eight light tasks, 2.5 ms of every 10 ms at start\n"
              "   offsets drawn from seed 1, forked from CPU 0, under Linux, Guittot's buddy, Shi's powersaving\n"

@@ -206,8 +206,10 @@ constexpr test::row decision_exit_rows[] = {
 // Exception 2's state seen from the idle CPU 0 alone in its LLC (docs/invariants.md,
 // docs/kernel-oracle.md): local {0} (idle, its group without flags: its one-CPU child was
 // degenerate), busiest LLC {5,6,7} with two hogs, one idle CPU, SD_PREFER_SIBLING from its MC.
+// `local_flags`: what CPU 0's own group carries (none here; a CPU with a child LLC would
+// carry its SD_PREFER_SIBLING).
 template <class Sibling>
-constexpr src_group_decision lone_llc_view() {
+constexpr src_group_decision lone_llc_view(sd_flags local_flags = {}) {
   const dom_t pkg = make_domain(sd_flags{sd_flag::balance_newidle});
   env_t e = env_on(pkg, cpu_idle_type::idle);
   sd_lb_stats s{};
@@ -215,6 +217,7 @@ constexpr src_group_decision lone_llc_view() {
   s.busiest_stat = typed(group_type::has_spare, 2, 3, 1);
   s.busiest_stat.flags = mc_flags();
   s.local_stat = typed(group_type::has_spare, 0, 1, 1);
+  s.local_stat.flags = local_flags;
   s.prefer_sibling = true;  // update_sd_lb_stats() since v6.6: the busiest group's flag
   return find_src_group_decision<Sibling>(e, s);
 }
@@ -226,16 +229,9 @@ constexpr test::row prefer_sibling_rows[] = {
      }},
     {"6.1: no child domain on CPU 0, so no prefer_sibling; 1 idle ≤ 1 + 1 → balanced",
      [] { return lone_llc_view<prefer_sibling_task_count>().group == no_group; }},
-    {"6.1 with prefer_sibling: 2 > 0 + 1 → force; nr_diff 2 >> 1 = 1",
+    {"6.1 with a child preferring siblings: 2 > 0 + 1 → force; nr_diff 2 >> 1 = 1",
      [] {
-       const dom_t pkg = make_domain(sd_flags{sd_flag::balance_newidle});
-       env_t e = env_on(pkg, cpu_idle_type::idle);
-       sd_lb_stats s{};
-       s.busiest = 1;
-       s.busiest_stat = typed(group_type::has_spare, 2, 3, 1);
-       s.local_stat = typed(group_type::has_spare, 0, 1, 1);
-       s.local_stat.flags = mc_flags();
-       const src_group_decision d = find_src_group_decision<prefer_sibling_task_count>(e, s);
+       const src_group_decision d = lone_llc_view<prefer_sibling_task_count>(mc_flags());
        return d.group == 1 && d.imbalance == 1;
      }},
 };

@@ -658,12 +658,7 @@ private:
       ts.left += ts.spec.work;
       return;
     }
-    pelt::util_est_dequeue(cpus_[c].avg, ts.avg);
-    snap_.dequeue_task(t);
-    cpus_[c].weight -= ts.spec.weight;
-    --cpus_[c].nr;
-    ts.sleeping = true;
-    update_pelt(c, t);
+    dequeue_sleeping(c, t);
     pelt::util_est_update(ts.avg, true, snap_.cpus[c].arch_capacity);
     sync_task(t);
     ts.prev_cpu = c;
@@ -675,9 +670,9 @@ private:
     after_dequeue(c);
   }
 
-  // kernel: do_exit() → dequeue_task(DEQUEUE_SLEEP), then task_dead_fair() →
-  // remove_entity_load_avg(): the averages leave the rq through the removed path.
-  constexpr void exit_task(std::size_t c, std::uint32_t t) {
+  // kernel: dequeue_task(DEQUEUE_SLEEP) of the running task on `c`: util_est, the queue,
+  // the rq's weight and count, and the averages up to now.
+  constexpr void dequeue_sleeping(std::size_t c, std::uint32_t t) {
     task_sim& ts = tasks_[t];
     pelt::util_est_dequeue(cpus_[c].avg, ts.avg);
     snap_.dequeue_task(t);
@@ -685,6 +680,13 @@ private:
     --cpus_[c].nr;
     ts.sleeping = true;
     update_pelt(c, t);
+  }
+
+  // kernel: do_exit() → dequeue_task(DEQUEUE_SLEEP), then task_dead_fair() →
+  // remove_entity_load_avg(): the averages leave the rq through the removed path.
+  constexpr void exit_task(std::size_t c, std::uint32_t t) {
+    task_sim& ts = tasks_[t];
+    dequeue_sleeping(c, t);
     cpus_[c].removed.add(ts.avg);
     ts.attached = false;
     ts.exited = true;
