@@ -217,6 +217,13 @@ TEST_CASE("Where the round model reaches a fixpoint, the simulator settles in on
     RC_PRE(converged);
     const auto idle_r = bc::cpus_on_idle_cores(*wd.tree, rounds->snap());
     RC_ASSERT(!bc::work_conservation(wd.tree->cpu_map(), rounds->snap(), idle_r).found);
+    // A CPU with two hogs at the end, in either engine, rotates them with its neighbours
+    // for good (docs/invariants.md, exception 1: fairness between tasks); the simulator can
+    // end there where the rounds did not when a core lost a sibling to hotplug (exception
+    // 4: one busy thread beside an idle one is balanced against a lone CPU running two).
+    // Such a case is asked work conservation only, not quiet.
+    bool overcommitted = false;
+    for (std::size_t c : wd.tree->cpu_map()) overcommitted = overcommitted || rounds->snap().cpus[c].nr_running >= 2;
     // Time.
     auto s = std::make_unique<sim_t>(*wd.tree);
     s->reset();
@@ -234,9 +241,10 @@ TEST_CASE("Where the round model reaches a fixpoint, the simulator settles in on
         quiet_since = s->now();
       }
     }
+    for (std::size_t c : wd.tree->cpu_map()) overcommitted = overcommitted || s->snap().cpus[c].nr_running >= 2;
     RC_LOG() << shape << ' ' << w << " quiet from " << quiet_since / ms << " ms\n";
-    RC_ASSERT(s->now() - quiet_since >= 1000 * ms);
-    worst.see(static_cast<double>(quiet_since) / ms, describe(shape, w));
+    RC_ASSERT(overcommitted || s->now() - quiet_since >= 1000 * ms);
+    if (!overcommitted) worst.see(static_cast<double>(quiet_since) / ms, describe(shape, w));
     RC_ASSERT(!bc::work_conservation(wd.tree->cpu_map(), s->snap(), bc::cpus_on_idle_cores(*wd.tree, s->snap())).found);
     // How often the two settle with the same number of hogs per CPU (reported, not asserted:
     // the order in which CPUs pull differs between the engines, and so may the placement).

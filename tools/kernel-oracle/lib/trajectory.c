@@ -13,8 +13,8 @@
  *         the previous release returned — like successive `taskset -p` commands.
  * fork:   the (unpinned) parent forks the N children, each gap µs after the previous
  *         fork returned (default 0: back to back).
- * Either way the parent then sleeps until duration seconds (default 10) after the last
- * release/fork, kills the children and prints the records.
+ * Either way the parent then sleeps until `end`, duration seconds (default 10) after the
+ * last release/fork, kills the children and prints the records up to `end`.
  *
  * Recording: no sampler.  Every task checks sched_getcpu() itself — hogs every ITERS
  * iterations of their spin loop (default 1024), periodic tasks at each wakeup and
@@ -318,8 +318,12 @@ int main(int argc, char **argv) {
     }
     last_ns = release_t[n - 1];
   }
-  sleep_until(last_ns + (int64_t)(duration_s * 1e9));
-  int64_t end_ns = now_ns();
+  /* `end` is the planned time, not the parent's actual wakeup: the wakeup itself can
+   * disturb a CPU (seen: a hog pulled away from the CPU the parent woke on), and
+   * every record after the planned time is dropped. */
+  int64_t end_ns = last_ns + (int64_t)(duration_s * 1e9);
+  sleep_until(end_ns);
+  int64_t woke_ns = now_ns();
   for (int i = 0; i < n; i++) kill(pid[i], SIGKILL);
   for (int i = 0; i < n; i++) waitpid(pid[i], NULL, 0);
 
@@ -329,6 +333,7 @@ int main(int argc, char **argv) {
   printf("@@T # balancekit kernel-oracle trajectory (tools/kernel-oracle/lib/trajectory.c)\n");
   printf("@@T # times: microseconds of CLOCK_MONOTONIC since the first fork\n");
   printf("@@T # gap_us %ld duration_s %g check_iters %ld\n", gap_us, duration_s, check_iters);
+  printf("@@T # end = last release/fork + duration; the parent woke at %ld us and then killed the tasks\n", us(woke_ns));
   if (pinned)
     printf("@@T # every task had run on CPU 0 at %ld us; first release gap_us after that, each next one gap_us after the previous returned\n",
            us(all_running));
