@@ -161,6 +161,11 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
   double active_mean = 0;
   for (const sample& s : out.timeline) active_mean += static_cast<double>(s.active);
   if (!out.timeline.empty()) active_mean /= static_cast<double>(out.timeline.size());
+  // Bottom up, the levels that moved a task.
+  nlohmann::json by_level = nlohmann::json::array();
+  for (std::size_t i = 0; i < tree.levels().size() && i < mt.migrations_by_level.size(); ++i)
+    if (mt.migrations_by_level[i] != 0)
+      by_level.push_back({{"level", std::string(tree.levels()[i].name)}, {"migrations", mt.migrations_by_level[i]}});
   out.metrics = {
       {"elapsed_s", elapsed},
       {"active_cpus_mean", active_mean},
@@ -179,7 +184,8 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
         {"active", mt.migrations_active},
         {"nohz", mt.migrations_nohz},
         {"affinity", mt.affinity_migrations},
-        {"wakeup", mt.wakeup_migrations}}},
+        {"wakeup", mt.wakeup_migrations},
+        {"by_level", by_level}}},
       {"messages",
        {{"sent", mt.messages},
         {"cross_llc_share", mt.messages != 0 ? static_cast<double>(mt.messages_cross_llc) / static_cast<double>(mt.messages) : 0.0},
@@ -359,7 +365,14 @@ void print_run(const simulate_options& o, const model::workload& w, const loaded
              "wakeups placed off their previous CPU\n",
              mg["periodic"].get<std::uint64_t>(), mg["newidle"].get<std::uint64_t>(), mg["active"].get<std::uint64_t>(),
              mg["nohz"].get<std::uint64_t>(), mg["affinity"].get<std::uint64_t>(), mg["wakeup"].get<std::uint64_t>());
-  if (w.pairs != 0)
+  if (!mg["by_level"].empty()) {
+    std::string levels;
+    for (const auto& l : mg["by_level"])
+      levels += fmt::format("{}{} {}", levels.empty() ? "" : ", ", l["level"].get<std::string>(),
+                            l["migrations"].get<std::uint64_t>());
+    fmt::print("balance migrations by level: {}\n", levels);
+  }
+  if (w.pairs != 0 || w.groups != 0 || w.messengers != 0)
     fmt::print("messages: {} ({:.1f} % to another LLC, {:.1f} % to another node)\n", mj["messages"]["sent"].get<std::uint64_t>(),
                100 * mj["messages"]["cross_llc_share"].get<double>(), 100 * mj["messages"]["cross_node_share"].get<double>());
   fmt::print("context switches: {}; nohz kicks: {}\n", mj["context_switches"].get<std::uint64_t>(),

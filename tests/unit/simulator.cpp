@@ -51,6 +51,10 @@ void check_conservation(const sim_t& s) {
     }
   }
   CHECK(total == s.metrics().busy_cpu_time);
+  // Every balance migration is counted at exactly one level.
+  std::uint64_t by_level = 0;
+  for (std::uint64_t n : s.metrics().migrations_by_level) by_level += n;
+  CHECK(by_level == s.metrics().balance_migrations());
   CHECK(s.metrics().busy_cpu_time <= static_cast<nanoseconds>(s.tree().cpu_map().weight()) * s.now());
   std::size_t queued = 0;
   for (std::size_t c : s.tree().cpu_map()) {

@@ -146,6 +146,9 @@ struct sim_metrics {
   std::uint64_t migrations_newidle = 0;
   std::uint64_t migrations_active = 0;
   std::uint64_t migrations_nohz = 0;    ///< pulled by an idle balance the ilb ran on a CPU's behalf
+  /// Balance migrations by the level of the domain balanced (an index into
+  /// `domain_tree::levels()`; the simulator asserts its limits have at most 16).
+  std::array<std::uint64_t, 16> migrations_by_level{};
   std::uint64_t wakeup_migrations = 0;  ///< woken on another CPU than the previous one
   std::uint64_t affinity_migrations = 0;  ///< forced by a new affinity
   std::uint64_t context_switches = 0;
@@ -207,6 +210,8 @@ public:
   using result_type = typename balancer<P, L>::result_type;
   static constexpr std::size_t max_cpus = L::max_cpus;
   static constexpr std::size_t max_tasks = L::max_tasks;
+  static_assert(L::max_levels <= std::tuple_size_v<decltype(sim_metrics::migrations_by_level)>,
+                "sim_metrics counts migrations for at most 16 domain levels");
 
   constexpr explicit simulator(const tree_type& tree) noexcept : balancer_(tree) {}
 
@@ -849,6 +854,7 @@ private:
       task_sim& ts = tasks_[t];
       cpu_sim& src = cpus_[m.src];
       cpu_sim& dst = cpus_[m.dst];
+      if (why != reason::affinity && m.level < metrics_.migrations_by_level.size()) ++metrics_.migrations_by_level[m.level];
       if (why == reason::affinity) {
         // counted by set_affinity
       } else if (m.reason == migration_reason::active) ++metrics_.migrations_active;
