@@ -291,11 +291,14 @@ void add_simulate_options(CLI::App& cmd, simulate_options& o) {
                  "hogs (CPU hogs), light (periodic tasks: --work-us every --period-us), mixed (both), pairs "
                  "(ping-pong pairs: --work-us a turn), hackbench (message groups: --work-us a message), schbench "
                  "(messengers waking --workers workers every --period-us), churn (short-lived tasks forked every --period-us) "
-                 "or s1 (Wasted Cores Group Imbalance)")
+                 "or the Wasted Cores scenarios s1 (Group Imbalance), s2 (Scheduling Group Construction), s3 "
+                 "(Overload-on-Wakeup), s4 (Missing Scheduling Domains)")
       ->capture_default_str();
   cmd.add_option("--tasks", o.tasks,
                  "Tasks (hogs: default 1.5 per online CPU; light and pairs: 1 per CPU; mixed: the hogs, default 0.5 "
-                 "per CPU; hackbench: groups, default 1 per 40 CPUs; schbench: messengers, default 1 per 16 CPUs)")
+                 "per CPU; hackbench: groups, default 1 per 40 CPUs; schbench: messengers, default 1 per 16 CPUs; s1: R hogs, "
+                 "default 2; s2: the application's threads, default the CPUs of its two nodes; s3: waker/wakee pairs, "
+                 "default 3; s4: hogs, default 1 per online CPU)")
       ->check(non_negative);
   cmd.add_option("--fds", o.fds, "hackbench: senders and receivers per group")->check(CLI::PositiveNumber)->capture_default_str();
   cmd.add_option("--footprint-kib", o.footprint_kib, "Every task's cache footprint, in KiB (the cost model's LLC penalty)")
@@ -311,7 +314,13 @@ void add_simulate_options(CLI::App& cmd, simulate_options& o) {
   cmd.add_option("--period-us", o.period_us, "A light task's period, in us")->capture_default_str();
   cmd.add_option("--start", o.start, "released (pinned to --start-cpu, released after 20 ms) or forked (from --start-cpu)")
       ->capture_default_str();
-  cmd.add_option("--start-cpu", o.start_cpu, "The CPU the tasks start from")->check(non_negative)->capture_default_str();
+  cmd.add_option("--start-cpu", o.start_cpu,
+                 "The CPU the tasks start from (default 0; s2: the first CPU of the second node, the paper's node 1)")
+      ->check(non_negative);
+  cmd.add_option("--s2-node", o.s2_node,
+                 "s2: the second node the application may run on (default: the lowest-numbered node farthest from "
+                 "the start CPU's)")
+      ->check(non_negative);
   cmd.add_option("--seconds", o.seconds, "Simulated seconds")->capture_default_str();
   cmd.add_option("--step-ms", o.step_ms, "Timeline sampling step, in simulated ms")->capture_default_str();
   cmd.add_option("--format", o.format, "table, csv (simulate: the timeline) or json")->capture_default_str();
@@ -396,7 +405,8 @@ int main(int argc, char** argv) {
       "simulate", "Run the time-driven simulator on a workload: ticks, PELT, newly idle and nohz idle balances");
   add_simulate_options(*simulate_cmd, sim);
   simulate_cmd->add_option("--rules", sim.rules,
-                           "linux (Linux v6.16), min-load (Wasted Cores fix), ipanema (steal), or Linux with packing: "
+                           "linux (Linux v6.16), linux-6.1, min-load (Wasted Cores fix for Group Imbalance), idle-first "
+                           "(Wasted Cores fix for Overload-on-Wakeup), ipanema (steal), or Linux with packing: "
                            "guittot, shi-powersaving, utilization")
       ->capture_default_str();
   simulate_options cmp;
@@ -405,7 +415,8 @@ int main(int argc, char** argv) {
       "compare", "Run one workload in the simulator under several policies and compare them in one table");
   add_simulate_options(*compare_cmd, cmp);
   compare_cmd->add_option("--policies", policies,
-                          "Comma-separated: linux, min-load, ipanema, guittot, shi-powersaving, utilization")
+                          "Comma-separated: linux, linux-6.1, min-load, idle-first, ipanema, guittot, shi-powersaving, "
+                          "utilization")
       ->capture_default_str();
   auto* list_cmd = app.add_subcommand("list", "List the machines, workloads and policies");
   std::string tour_dir = "tour";

@@ -200,6 +200,8 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
 
 template <class Packing>
 using linux_with = rules<linux_defaults, with_packing<Packing>>;
+// The Wasted Cores fix for Overload-on-Wakeup (§3.3): wakeups go to an idle CPU anywhere.
+using idle_first_rules = rules<linux_defaults, with_placement<wasted_cores::idle_first_placement>>;
 
 run_result run_rules(const std::string& rules, const simulate_options& o, const model::workload& w, const cli_domains& tree,
                      progress& bar, double offset_s) {
@@ -207,6 +209,7 @@ run_result run_rules(const std::string& rules, const simulate_options& o, const 
   if (rules == "linux-6.1") return run_one<linux_6_1_rules>(o, w, tree, bar, offset_s);
   if (rules == "min-load") return run_one<wasted_cores_rules>(o, w, tree, bar, offset_s);
   if (rules == "ipanema") return run_one<ipanema_rules>(o, w, tree, bar, offset_s);
+  if (rules == "idle-first") return run_one<idle_first_rules>(o, w, tree, bar, offset_s);
   if (rules == "guittot") return run_one<linux_with<guittot<buddy_conf::conf0>>>(o, w, tree, bar, offset_s);
   if (rules == "shi-powersaving") return run_one<linux_with<shi_power<shi_mode::powersaving>>>(o, w, tree, bar, offset_s);
   if (rules == "utilization") return run_one<linux_with<utilization_aware<80>>>(o, w, tree, bar, offset_s);
@@ -221,7 +224,7 @@ nlohmann::json costs_json(const model::sim_costs& c) {
 }
 
 nlohmann::json describe_workload(const simulate_options& o, const model::workload& w) {
-  return {{"name", o.workload},
+  nlohmann::json j = {{"name", o.workload},
           {"hogs", w.hogs},
           {"light", w.light},
           {"pairs", w.pairs},
@@ -235,12 +238,24 @@ nlohmann::json describe_workload(const simulate_options& o, const model::workloa
           {"costs", costs_json(parse_costs(o.costs))},
           {"work_us", static_cast<double>(w.work) / 1e3},
           {"period_us", static_cast<double>(w.period) / 1e3},
-          {"start", o.start},
+          {"start", w.start == model::start_mode::released ? "released" : "forked"},
           {"start_cpu", w.start_cpu},
           {"seed", w.seed}};
+  // The scenarios' own parameters, only where they apply.
+  if (w.s1_r != 0) j["s1_r"] = w.s1_r;
+  if (w.s2_tasks != 0) {
+    j["s2_tasks"] = w.s2_tasks;
+    j["s2_cpu"] = w.s2_cpu;
+  }
+  if (w.s3_pairs != 0) {
+    j["s3_pairs"] = w.s3_pairs;
+    j["s3_transients"] = w.s3_transients;
+  }
+  if (w.s4_tasks != 0) j["s4_tasks"] = w.s4_tasks;
+  return j;
 }
 
-std::string workload_line(const simulate_options& o, const model::workload& w) {
+std::string workload_line(const model::workload& w) {
   std::string line;
   auto add = [&](const std::string& part) { line += (line.empty() ? "" : ", ") + part; };
   if (w.hogs != 0) add(fmt::format("{} hogs", w.hogs));
@@ -259,7 +274,17 @@ std::string workload_line(const simulate_options& o, const model::workload& w) {
     add(fmt::format("{} short-lived tasks forked every {} us, {} us of work each", w.churn,
                     static_cast<double>(w.period) / 1e3, static_cast<double>(w.work) / 1e3));
   if (w.s1_r != 0) add(fmt::format("Wasted Cores S1: {} R hogs on the start node, 2 make threads per CPU elsewhere", w.s1_r));
-  return fmt::format("{}, {} CPU {}", line, o.start == "released" ? "released from" : "forked from", w.start_cpu);
+  if (w.s2_tasks != 0)
+    add(fmt::format("Wasted Cores S2: {} hogs allowed on the start CPU's node and CPU {}'s, no other", w.s2_tasks, w.s2_cpu));
+  if (w.s3_pairs != 0)
+    add(fmt::format("Wasted Cores S3: a worker per CPU, {} of the start node's waking a wakee there every {} us of CPU "
+                    "time ({} us a wakeup), {} other-node CPUs without one; {} transient tasks forked every {} us on "
+                    "the other nodes, {} us of work each",
+                    w.s3_pairs, static_cast<double>(w.work) / 1e3, static_cast<double>(w.work / 2) / 1e3, w.s3_pairs,
+                    w.s3_transients, static_cast<double>(w.period) / 1e3, static_cast<double>(w.work) / 1e3));
+  if (w.s4_tasks != 0) add(fmt::format("Wasted Cores S4: {} hogs after a hotplug cycle of CPU 5", w.s4_tasks));
+  return fmt::format("{}, {} CPU {}", line, w.start == model::start_mode::released ? "released from" : "forked from",
+                     w.start_cpu);
 }
 
 nlohmann::json timeline_json(const std::vector<sample>& timeline) {
@@ -330,12 +355,16 @@ void plot_heatmap(const simulate_options& o, const run_result& r, const std::str
                                   step_s));
 }
 
-void print_run(const simulate_options& o, const model::workload& w, const loaded& m, const run_result& r) {
+std::string hotplug_line(const nlohmann::json& h);
+
+void print_run(const simulate_options& o, const model::workload& w, const loaded& m, const run_result& r,
+               const nlohmann::json& hotplug) {
   if (!o.plot.empty()) plot_heatmap(o, r, fmt::format("{} — {} under {}", m.title.substr(0, m.title.find('\n')), o.workload, o.rules));
   const nlohmann::json& mj = r.metrics;
   if (o.format == "json") {
     nlohmann::json out = {{"machine", m.title},         {"rules", o.rules},   {"workload", describe_workload(o, w)},
                           {"seconds", o.seconds},        {"metrics", mj},      {"timeline", timeline_json(r.timeline)}};
+    if (!hotplug.is_null()) out["hotplug"] = hotplug;
     fmt::print("{}\n", out.dump(2));
     return;
   }
@@ -347,7 +376,8 @@ void print_run(const simulate_options& o, const model::workload& w, const loaded
     return;
   }
   fmt::print("{}\n", m.title);
-  fmt::print("workload {}: {}; rules: {}; {} s simulated\n", o.workload, workload_line(o, w), o.rules, o.seconds);
+  fmt::print("workload {}: {}; rules: {}; {} s simulated\n", o.workload, workload_line(w), o.rules, o.seconds);
+  if (!hotplug.is_null()) fmt::print("{}\n", hotplug_line(hotplug));
   fmt::print("{:>8} {:>10} {:>9} {:>8} {:>6} {:>6}  {}\n", "time s", "migrations", "wakeups", "running", "idle", "over", "I1");
   for (const sample& s : r.timeline)
     fmt::print("{:>8.2f} {:>10} {:>9} {:>8} {:>6} {:>6}  {}\n", s.time_s, s.migrations, s.wakeups, s.running, s.idle,
@@ -379,12 +409,18 @@ void print_run(const simulate_options& o, const model::workload& w, const loaded
              mj["nohz_kicks"].get<std::uint64_t>());
 }
 
+// Wasted Cores S4's hotplug cycle takes this CPU offline and online again.
+constexpr std::size_t s4_hotplug_cpu = 5;
+
 // The options every simulator command shares, checked; the machine and the workload.
 model::workload check_and_describe(const simulate_options& o, const loaded& m) {
-  static constexpr std::string_view known[] = {"hogs", "light", "mixed", "pairs", "hackbench", "schbench", "churn", "s1"};
+  static constexpr std::string_view known[] = {"hogs", "light", "mixed", "pairs", "hackbench", "schbench",
+                                               "churn", "s1",    "s2",    "s3",    "s4"};
   if (std::find(std::begin(known), std::end(known), o.workload) == std::end(known))
-    fail(fmt::format("unknown --workload '{}' (choose hogs, light, mixed, pairs, hackbench, schbench, churn or s1)",
+    fail(fmt::format("unknown --workload '{}' (choose hogs, light, mixed, pairs, hackbench, schbench, churn, s1, s2, s3 "
+                     "or s4)",
                      o.workload));
+  if (o.s2_node && o.workload != "s2") fail(fmt::format("--s2-node applies to --workload s2, not {}", o.workload));
   if (o.fds == 0) fail("--fds must be at least 1");
   if (o.workers == 0) fail("--workers must be at least 1");
   if (!(o.footprint_kib >= 0)) fail(fmt::format("--footprint-kib {} must not be negative", o.footprint_kib));
@@ -400,11 +436,31 @@ model::workload check_and_describe(const simulate_options& o, const loaded& m) {
   if (!(o.work_us > 0)) fail(fmt::format("--work-us {} must be positive", o.work_us));
   if ((o.workload == "light" || o.workload == "mixed") && o.work_us > o.period_us)
     fail(fmt::format("--work-us {} is not in (0, --period-us = {}]", o.work_us, o.period_us));
-  const auto& online = m.topology->online();
-  if (!online.test(o.start_cpu))
-    fail(fmt::format("--start-cpu {} is not an online CPU of this machine ({})", o.start_cpu, to_cpulist(online)));
+  const cli_topology& t = *m.topology;
+  const auto& online = t.online();
+  // The nodes with online CPUs, ascending, and each one's first online CPU.
+  std::vector<std::size_t> nodes;
+  std::vector<std::size_t> first_cpu;
+  for (std::size_t c : online)
+    if (std::find(nodes.begin(), nodes.end(), t.node_of(c)) == nodes.end()) {
+      nodes.push_back(t.node_of(c));
+      first_cpu.push_back(c);
+    }
+  for (std::size_t i = 1; i < nodes.size(); ++i)
+    for (std::size_t j = i; j > 0 && nodes[j - 1] > nodes[j]; --j) {
+      std::swap(nodes[j - 1], nodes[j]);
+      std::swap(first_cpu[j - 1], first_cpu[j]);
+    }
+  const bool scenario = o.workload == "s1" || o.workload == "s2" || o.workload == "s3" || o.workload == "s4";
+  if (scenario && nodes.size() < 2) fail(fmt::format("{} needs a machine with more than one NUMA node", o.workload));
+  // S2's threads are created on the paper's node 1: by default the second node's first CPU.
+  const std::size_t start = o.start_cpu.value_or(o.workload == "s2" ? first_cpu[1] : 0);
+  if (!online.test(start))
+    fail(fmt::format("--start-cpu {} is not an online CPU of this machine ({})", start, to_cpulist(online)));
   model::workload w;
   const std::size_t cpus = online.weight();
+  std::size_t home = 0;  // online CPUs of the start CPU's node
+  for (std::size_t c : online) home += t.node_of(c) == t.node_of(start) ? 1U : 0U;
   if (o.workload == "hogs") w.hogs = o.tasks.value_or(cpus * 3 / 2);
   if (o.workload == "light") w.light = o.tasks.value_or(cpus);
   if (o.workload == "mixed") {
@@ -433,32 +489,71 @@ model::workload check_and_describe(const simulate_options& o, const loaded& m) {
   if (o.workload == "s1") {
     w.s1_r = o.tasks.value_or(2);
     if (w.s1_r == 0) fail("--tasks for s1 (the R processes) must be at least 1");
-    const cli_topology& t = *m.topology;
-    std::size_t home = 0;
-    for (std::size_t c : online) home += t.node_of(c) == t.node_of(o.start_cpu) ? 1U : 0U;
-    if (home == online.weight()) fail("s1 needs a machine with more than one NUMA node");
     if (w.s1_r > home) fail(fmt::format("--tasks {}: the start CPU's node has only {} CPUs", w.s1_r, home));
-    w.hogs = 0;
+  }
+  if (o.workload == "s2") {
+    const std::size_t from = t.node_of(start);
+    std::size_t second = nodes.front() == from ? nodes[1] : nodes.front();
+    if (o.s2_node) {
+      if (std::find(nodes.begin(), nodes.end(), *o.s2_node) == nodes.end())
+        fail(fmt::format("--s2-node {} is not a node with online CPUs (nodes: {})", *o.s2_node, fmt::join(nodes, ",")));
+      if (*o.s2_node == from) fail(fmt::format("--s2-node {} is the start CPU's own node; choose another", *o.s2_node));
+      second = *o.s2_node;
+    } else {
+      // The paper's pair is two hops apart: the farthest node, the lowest id on a tie.
+      for (std::size_t n : nodes)
+        if (n != from && t.distance(from, n) > t.distance(from, second)) second = n;
+    }
+    std::size_t app = 0;
+    for (std::size_t c : online) app += t.node_of(c) == from || t.node_of(c) == second ? 1U : 0U;
+    w.s2_tasks = o.tasks.value_or(app);
+    if (w.s2_tasks == 0) fail("--tasks for s2 (the application's threads) must be at least 1");
+    w.s2_cpu = first_cpu[static_cast<std::size_t>(std::find(nodes.begin(), nodes.end(), second) - nodes.begin())];
+  }
+  if (o.workload == "s3") {
+    const std::size_t others = cpus - home;
+    w.s3_pairs = o.tasks.value_or(std::min<std::size_t>({3, home, others}));
+    if (w.s3_pairs == 0) fail("--tasks for s3 (the waker/wakee pairs) must be at least 1");
+    if (w.s3_pairs > home) fail(fmt::format("--tasks {}: the start CPU's node has only {} CPUs for the wakers", w.s3_pairs, home));
+    if (w.s3_pairs > others)
+      fail(fmt::format("--tasks {}: the other nodes have only {} CPUs to leave without a worker", w.s3_pairs, others));
+    w.s3_transients = static_cast<std::size_t>(std::llround(o.seconds * 1e6 / o.period_us));
+  }
+  if (o.workload == "s4") {
+    // The paper's cycle: CPU 5 offline, then online (reference/verification-anchors.md, S4).
+    if (!online.test(s4_hotplug_cpu))
+      fail(fmt::format("s4 takes CPU {} offline and online again, and this machine has no online CPU {} (online: {})",
+                       s4_hotplug_cpu, s4_hotplug_cpu, to_cpulist(online)));
+    if (!o.machine.hwloc_xml.empty() || !o.machine.hwloc_fsroot.empty() || o.machine.host)
+      fail("s4 rebuilds the machine with a CPU offline, which needs --machine or --spec (hwloc sources take no --offline)");
+    w.s4_tasks = o.tasks.value_or(cpus);
+    if (w.s4_tasks == 0) fail("--tasks for s4 (the hogs) must be at least 1");
   }
   const std::size_t s1_tasks = w.s1_r != 0 ? w.s1_r + 2 * cpus : 0;
-  const std::size_t total =
-      w.hogs + w.light + 2 * w.pairs + s1_tasks + 2 * w.groups * w.fds + w.messengers * (1 + w.workers) + w.churn;
+  const std::size_t s3_tasks = w.s3_pairs != 0 ? cpus + w.s3_transients : 0;
+  const std::size_t total = w.hogs + w.light + 2 * w.pairs + s1_tasks + w.s2_tasks + s3_tasks + w.s4_tasks +
+                            2 * w.groups * w.fds + w.messengers * (1 + w.workers) + w.churn;
   if (total > L::max_tasks) fail(fmt::format("{} tasks are more than the simulator holds ({})", total, L::max_tasks));
   w.work = static_cast<nanoseconds>(std::llround(o.work_us * 1e3));
   w.period = static_cast<nanoseconds>(std::llround(o.period_us * 1e3));
-  w.start_cpu = o.start_cpu;
-  w.start = o.start == "released" ? model::start_mode::released : model::start_mode::forked;
+  w.start_cpu = start;
+  // S2 and S4 fork their threads (the paper's application creates them; S4 is about where
+  // new threads go).
+  w.start = o.start == "released" && o.workload != "s2" && o.workload != "s4" ? model::start_mode::released
+                                                                             : model::start_mode::forked;
   w.seed = o.seed;
   w.footprint = static_cast<std::uint64_t>(std::llround(o.footprint_kib * 1024));
   w.memory_permille = o.memory_permille;
   return w;
 }
 
-// One experiment's machine, checked workload and domains.
+// One experiment's machine, checked workload and domains (for s4, those after the hotplug
+// cycle, and what the cycle did).
 struct prepared {
   loaded machine;
   model::workload workload;
   std::unique_ptr<cli_domains> tree;
+  nlohmann::json hotplug;
 };
 prepared prepare(const simulate_options& o);
 
@@ -470,7 +565,8 @@ std::unique_ptr<cli_domains> build_tree(const loaded& m) {
 }
 
 // The policies simulate and compare know: rule packs, and Linux with seed 000's packing.
-constexpr std::string_view policy_names[] = {"linux", "linux-6.1", "min-load", "ipanema", "guittot", "shi-powersaving", "utilization"};
+constexpr std::string_view policy_names[] = {"linux",    "linux-6.1", "min-load",       "idle-first",
+                                             "ipanema",  "guittot",   "shi-powersaving", "utilization"};
 
 int rules_index(const std::string& n) {
   for (std::size_t i = 0; i < std::size(policy_names); ++i)
@@ -480,10 +576,58 @@ int rules_index(const std::string& n) {
 
 std::string policy_list() { return fmt::format("{}", fmt::join(policy_names, ", ")); }
 
+std::string sched_verbose_text(const cli_domains& tree) {
+  std::string text;
+  format_sched_verbose(tree, [&](std::string_view part) { text += part; });
+  return text;
+}
+
+std::size_t numa_levels(const cli_domains& tree) {
+  std::size_t n = 0;
+  for (const auto& l : tree.levels()) n += l.is_numa ? 1U : 0U;
+  return n;
+}
+
+// Wasted Cores S4: the kernel rebuilds its domains in place after each hotplug event
+// (partition_sched_domains() → build_sched_domains()); 4.1 lost the NUMA levels on the
+// way back because a global kept the level count. Here the same tree object is rebuilt
+// with the CPU offline and then online, and compared with the domains built first (I15)
+// in the kernel's own sched_verbose words.
+nlohmann::json hotplug_cycle(const simulate_options& o, cli_domains& tree) {
+  const std::string before = sched_verbose_text(tree);
+  const std::size_t levels_before = numa_levels(tree);
+  topology_options off = o.machine;
+  const std::string cpu = std::to_string(s4_hotplug_cpu);
+  off.offline = o.machine.offline && !o.machine.offline->empty() ? *o.machine.offline + "," + cpu : cpu;
+  const loaded down = load_machine(off);
+  if (status s = cli_domains::build(*down.topology, balancer_domain_options(), tree); !s)
+    fail(fmt::format("s4, CPU {} offline: {}", s4_hotplug_cpu, s.error_value().message.view()));
+  const std::size_t levels_offline = numa_levels(tree);
+  const bool cpu_gone = !tree.cpu_map().test(s4_hotplug_cpu);
+  const loaded up = load_machine(o.machine);
+  if (status s = cli_domains::build(*up.topology, balancer_domain_options(), tree); !s)
+    fail(fmt::format("s4, CPU {} online again: {}", s4_hotplug_cpu, s.error_value().message.view()));
+  return {{"cpu", s4_hotplug_cpu},
+          {"numa_levels_initial", levels_before},
+          {"numa_levels_offline", levels_offline},
+          {"numa_levels_after", numa_levels(tree)},
+          {"offline_build_excludes_cpu", cpu_gone},
+          {"equal_to_initial", sched_verbose_text(tree) == before}};
+}
+
+std::string hotplug_line(const nlohmann::json& h) {
+  return fmt::format("hotplug cycle of CPU {}: NUMA levels {} built, {} with it offline, {} online again; the domains "
+                     "after the cycle {} the initial ones (I15)",
+                     h["cpu"].get<std::size_t>(), h["numa_levels_initial"].get<std::size_t>(),
+                     h["numa_levels_offline"].get<std::size_t>(), h["numa_levels_after"].get<std::size_t>(),
+                     h["equal_to_initial"].get<bool>() ? "equal" : "DIFFER FROM");
+}
+
 prepared prepare(const simulate_options& o) {
-  prepared p{load_machine(o.machine), {}, nullptr};
+  prepared p{load_machine(o.machine), {}, nullptr, nullptr};
   p.workload = check_and_describe(o, p.machine);
   p.tree = build_tree(p.machine);
+  if (p.workload.s4_tasks != 0) p.hotplug = hotplug_cycle(o, *p.tree);
   return p;
 }
 
@@ -494,7 +638,7 @@ int run_simulate(const simulate_options& o) {
   const prepared p = prepare(o);
   progress bar(o.seconds);
   const run_result r = run_rules(o.rules, o, p.workload, *p.tree, bar, 0);
-  print_run(o, p.workload, p.machine, r);
+  print_run(o, p.workload, p.machine, r, p.hotplug);
   return 0;
 }
 
@@ -560,11 +704,12 @@ int run_compare(const simulate_options& o, const std::string& policies) {
                                     "set style fill solid 0.8 border -1\nset xtics rotate by -25 noenhanced\n"
                                     "set key outside right\nset yrange [0:*]\n"
                                     "plot for [i=2:{}] {} using i:xtic(1) title columnhead(i)\n",
-                                    quoted(o.plot), quoted(fmt::format("{}: {} for {} s", o.workload, workload_line(o, w), o.seconds)),
+                                    quoted(o.plot), quoted(fmt::format("{}: {} for {} s", o.workload, workload_line(w), o.seconds)),
                                     names.front(), names.size() + 1, quoted(csv)));
   }
   if (o.format == "json") {
     nlohmann::json out = {{"machine", m.title}, {"workload", describe_workload(o, w)}, {"seconds", o.seconds}};
+    if (!p.hotplug.is_null()) out["hotplug"] = p.hotplug;
     nlohmann::json by = nlohmann::json::object();
     for (std::size_t i = 0; i < names.size(); ++i) by[names[i]] = runs[i].metrics;
     out["policies"] = by;
@@ -572,7 +717,8 @@ int run_compare(const simulate_options& o, const std::string& policies) {
     return 0;
   }
   fmt::print("{}\n", m.title);
-  fmt::print("workload {}: {}; {} s simulated each\n", o.workload, workload_line(o, w), o.seconds);
+  fmt::print("workload {}: {}; {} s simulated each\n", o.workload, workload_line(w), o.seconds);
+  if (!p.hotplug.is_null()) fmt::print("{}\n", hotplug_line(p.hotplug));
   fmt::print("values, and in brackets relative to {} (the first policy)\n", names.front());
   std::string head = fmt::format("{:<32} {:<26}", "metric", "better");
   for (const std::string& n : names) head += fmt::format(" {:>20}", n);
@@ -609,11 +755,24 @@ int run_list() {
              "             forked every --period-us from --start-cpu, each working --work-us and exiting\n"
              "  s1         Wasted Cores S1 (Group Imbalance): --tasks R hogs (default 2) on the start CPU's node, two\n"
              "             make threads of a shared autogroup per CPU of the other nodes\n"
-             "  each starts --start released (pinned to --start-cpu, released at 20 ms) or forked\n");
+             "  s2         Wasted Cores S2 (Scheduling Group Construction): --tasks hogs (default: the CPUs of both\n"
+             "             nodes) allowed on two nodes only, the start CPU's and --s2-node (default: the farthest),\n"
+             "             forked from --start-cpu (default: the first CPU of the second node)\n"
+             "  s3         Wasted Cores S3 (Overload-on-Wakeup): a worker per CPU; on the start CPU's node --tasks\n"
+             "             of them (default 3) wake a wakee there every --work-us of CPU time and never block, the\n"
+             "             other nodes leave as many CPUs without a worker; transient tasks (--work-us each) forked\n"
+             "             every --period-us on the other nodes\n"
+             "  s4         Wasted Cores S4 (Missing Scheduling Domains): domains rebuilt with CPU 5 offline, then\n"
+             "             online (compared with the first build, I15), then --tasks hogs (default 1 per CPU)\n"
+             "             forked from --start-cpu\n"
+             "  each starts --start released (pinned to --start-cpu, released at 20 ms) or forked; s2 and s4\n"
+             "  always fork; released, s1 and s3 pin each worker to its own CPU\n");
   fmt::print("policies (simulate --rules; compare --policies a,b,c):\n"
              "  linux            Linux v6.16's load balancer and placement\n"
              "  linux-6.1        the same with Linux 6.1's prefer-sibling task count (before sibling_imbalance)\n"
              "  min-load         the Wasted Cores fix for Group Imbalance: the busiest group by minimum load\n"
+             "  idle-first       the Wasted Cores fix for Overload-on-Wakeup: a wakeup goes to its previous CPU if idle,\n"
+             "                   else to the allowed CPU idle longest anywhere, else where Linux would put it\n"
              "  ipanema          Ipanema's steal: pull only when the gap exceeds the task's load; no active balance\n"
              "  guittot          Linux with Guittot's packing buddy (seed 000, conf0)\n"
              "  shi-powersaving  Linux with Alex Shi's power-aware placement, powersaving mode (seed 000)\n"
@@ -728,7 +887,7 @@ int run_sweep(const std::string& file, const std::string& shard) {
     const auto& w = spec["workloads"][i];
     const std::string where = fmt::format("{}: workloads[{}]", file, i);
     only_keys(w, where,
-              {"workload", "tasks", "light", "fds", "workers", "work_us", "period_us", "start", "start_cpu",
+              {"workload", "tasks", "light", "fds", "workers", "work_us", "period_us", "start", "start_cpu", "s2_node",
                "footprint_kib", "memory_permille", "costs"});
     simulate_options o;
     o.workload = field<std::string>(w, where, "workload").value_or("hogs");
@@ -748,7 +907,8 @@ int run_sweep(const std::string& file, const std::string& shard) {
     o.work_us = field<double>(w, where, "work_us").value_or(o.work_us);
     o.period_us = field<double>(w, where, "period_us").value_or(o.period_us);
     o.start = field<std::string>(w, where, "start").value_or(o.start);
-    o.start_cpu = field<std::size_t>(w, where, "start_cpu").value_or(0);
+    o.start_cpu = field<std::size_t>(w, where, "start_cpu");
+    o.s2_node = field<std::size_t>(w, where, "s2_node");
     o.seconds = seconds;
     o.step_ms = step_ms;
     o.format = "json";
@@ -794,15 +954,25 @@ int run_sweep(const std::string& file, const std::string& shard) {
     simulate_options o = workloads[r.workload];
     o.seed = r.seed;
     o.rules = r.policy;
+    o.machine = machines[r.machine];
     const model::workload w = check_and_describe(o, loaded_machines[r.machine]);
-    const run_result res = run_rules(r.policy, o, w, *trees[r.machine], bar, seconds * static_cast<double>(done));
-    const nlohmann::json line = {{"run", i},
-                                 {"machine", machine_names[r.machine]},
-                                 {"workload", describe_workload(o, w)},
-                                 {"policy", r.policy},
-                                 {"seed", r.seed},
-                                 {"seconds", seconds},
-                                 {"metrics", res.metrics}};
+    // S4 runs on the domains its own hotplug cycle rebuilt.
+    std::unique_ptr<cli_domains> cycled;
+    nlohmann::json hotplug;
+    if (w.s4_tasks != 0) {
+      cycled = build_tree(loaded_machines[r.machine]);
+      hotplug = hotplug_cycle(o, *cycled);
+    }
+    const run_result res =
+        run_rules(r.policy, o, w, cycled ? *cycled : *trees[r.machine], bar, seconds * static_cast<double>(done));
+    nlohmann::json line = {{"run", i},
+                           {"machine", machine_names[r.machine]},
+                           {"workload", describe_workload(o, w)},
+                           {"policy", r.policy},
+                           {"seed", r.seed},
+                           {"seconds", seconds},
+                           {"metrics", res.metrics}};
+    if (!hotplug.is_null()) line["hotplug"] = hotplug;
     // One complete line per run, flushed: a shard that dies keeps what it finished.
     std::fputs((line.dump() + "\n").c_str(), stdout);
     std::fflush(stdout);

@@ -26,7 +26,8 @@ struct simulate_options {
   double work_us = 1000;
   double period_us = 10000;
   std::string start = "released";
-  std::size_t start_cpu = 0;
+  std::optional<std::size_t> start_cpu;  // default 0; for s2 the first CPU of the second node (the paper's node 1)
+  std::optional<std::size_t> s2_node;    // s2: the second node (default: the farthest from the start CPU's)
   double seconds = 2;
   double step_ms = 100;
   std::string format = "table";

@@ -7,8 +7,10 @@
 /// Built so far: CPU hogs, light periodic tasks (run `work` of every `period`), waker/wakee
 /// pairs that pass one message back and forth (each side works `work`, then wakes the
 /// other with WF_SYNC and sleeps — a pipe ping-pong), hackbench-like message groups,
-/// schbench-like messengers with workers, fork/exit churn, and Wasted Cores S1. Wasted
-/// Cores S2–S4 are still to come (docs/simulator.md).
+/// schbench-like messengers with workers, fork/exit churn, and Wasted Cores S1–S4 (Lozi et
+/// al., EuroSys 2016, §3; reference/verification-anchors.md (b)). S4's hotplug cycle is a
+/// change of domains, which a simulator takes as input: the caller rebuilds them
+/// (docs/simulator.md).
 #pragma once
 
 #include <cstddef>
@@ -43,6 +45,30 @@ struct workload {
   /// 2: a make -j) start on every CPU of the other nodes; all pinned to their first CPU
   /// and released together. 0: no S1 tasks.
   std::size_t s1_r = 0;
+  /// Wasted Cores S2, Scheduling Group Construction (§3.2): one application of `s2_tasks`
+  /// CPU hogs allowed only on two nodes (a taskset), the start CPU's and the node of
+  /// `s2_cpu`, all forked from the start CPU. Always forked: the threads are created on the
+  /// first node and the taskset is theirs from birth, so `start` does not apply. 0: none.
+  std::size_t s2_tasks = 0;
+  std::size_t s2_cpu = 0;
+  /// Wasted Cores S3, Overload-on-Wakeup (§3.3): one worker per CPU, of which `s3_pairs`
+  /// are waker/wakee pairs whose both halves live on the start CPU's node X. Node X gets a
+  /// CPU-bound worker on every CPU, `s3_pairs` of them wakers: each writes to its wakee
+  /// after every `work` of CPU time and never blocks (a worker that releases a lock and
+  /// goes on); a wakee works `work / 2` a message and sleeps when none is left. The other
+  /// nodes get a hog on every CPU but the last `s3_pairs` (the workers that are X's wakees
+  /// leave as many cores without one). Transient threads: `s3_transients` short-lived
+  /// tasks, one every `period` forked from the other nodes' CPUs in turn, each working
+  /// `work` and exiting. With node X full, a wakee woken from X (WF_SYNC, the waker
+  /// running alone) is placed by wake_affine on X and Linux's idle search stops at X's
+  /// LLC: it waits on a busy CPU while the other nodes' spare cores idle. 0: none.
+  std::size_t s3_pairs = 0;
+  std::size_t s3_transients = 0;
+  /// Wasted Cores S4, Missing Scheduling Domains (§3.4): `s4_tasks` CPU hogs forked from
+  /// the start CPU after a hotplug cycle. The cycle itself (domains rebuilt with a CPU
+  /// offline, then online) is the caller's: the simulator runs on the domains it is given.
+  /// 0: none.
+  std::size_t s4_tasks = 0;
   /// hackbench-like groups (`hackbench -g groups -f fds`, pipes): each group has `fds`
   /// senders and `fds` receivers; a sender works `work` per message and writes to its
   /// group's receivers in turn without ever blocking (hackbench's 100-byte messages rarely
@@ -145,6 +171,81 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
     }
   }
   auto next_index = [&] { return static_cast<std::uint32_t>(sim.snap().tasks().size()); };
+  if (w.s2_tasks != 0) {
+    const auto& tree = sim.tree();
+    if (!tree.cpu_map().test(w.s2_cpu)) return false;
+    const cpumask<L::max_cpus> app = (tree.node_mask(w.start_cpu) | tree.node_mask(w.s2_cpu)) & tree.cpu_map();
+    for (std::size_t i = 0; i < w.s2_tasks; ++i) {
+      sim_task<L> t;
+      t.id = id++;
+      t.weight = w.weight;
+      t.allowed = app;
+      if (sim.spawn(dressed(t), w.start_cpu) == no_task) return false;
+    }
+  }
+  if (w.s3_pairs != 0) {
+    const auto& tree = sim.tree();
+    const cpumask<L::max_cpus> x = tree.node_mask(w.start_cpu) & tree.cpu_map();
+    const cpumask<L::max_cpus> others = tree.cpu_map() & ~x;
+    if (w.s3_pairs > x.weight() || w.s3_pairs > others.weight()) return false;
+    auto pinned = [&](std::size_t c) {
+      return w.start == start_mode::released ? cpumask<L::max_cpus>::of(c) : ~cpumask<L::max_cpus>{};
+    };
+    // Node X: the wakers on the first CPUs from the start CPU, their wakees (asleep) on the
+    // same CPUs, then hogs. A waker's wakee is the task spawned right after it.
+    std::size_t k = 0;
+    for (std::size_t c : x.wrap(w.start_cpu)) {
+      sim_task<L> t;
+      t.id = id++;
+      t.weight = w.weight;
+      t.allowed = pinned(c);
+      if (k < w.s3_pairs) {
+        t.work = w.work;
+        t.partner = next_index() + 1;
+        t.keeps_sending = true;
+      }
+      if (sim.spawn(dressed(t), c) == no_task) return false;
+      if (k++ < w.s3_pairs) {
+        sim_task<L> r;
+        r.id = id++;
+        r.weight = w.weight;
+        r.work = w.work / 2 > 0 ? w.work / 2 : 1;
+        r.wait_first = true;
+        if (sim.spawn(dressed(r), c) == no_task) return false;
+      }
+    }
+    // The other nodes: a hog per CPU but the last s3_pairs.
+    const std::size_t hogs = others.weight() - w.s3_pairs;
+    std::size_t h = 0;
+    for (std::size_t c : others) {
+      if (h++ == hogs) break;
+      sim_task<L> t;
+      t.id = id++;
+      t.weight = w.weight;
+      t.allowed = pinned(c);
+      if (sim.spawn(dressed(t), c) == no_task) return false;
+    }
+    // Transient threads, forked from the other nodes' CPUs in turn (the release comes
+    // first: the first one is due one period in).
+    std::size_t i = 0;
+    while (i < w.s3_transients) {
+      for (std::size_t c : others) {
+        if (i == w.s3_transients) break;
+        sim_task<L> t;
+        t.id = id++;
+        t.weight = w.weight;
+        t.work = w.work;
+        t.exits = true;
+        if (sim.spawn(dressed(t), c, sim.now() + static_cast<nanoseconds>(++i) * w.period) == no_task) return false;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < w.s4_tasks; ++i) {
+    sim_task<L> t;
+    t.id = id++;
+    t.weight = w.weight;
+    if (sim.spawn(dressed(t), w.start_cpu) == no_task) return false;
+  }
   for (std::size_t g = 0; g < w.groups; ++g) {
     const std::uint32_t readers = next_index() + static_cast<std::uint32_t>(w.fds);
     sim_task<L> t;
@@ -226,7 +327,10 @@ constexpr bool run_workload(simulator<P, L, N>& sim, const workload& w, nanoseco
     if (t > until) t = until;
     if (!released && t >= w.release_after) {
       sim.run_until(w.release_after);
-      for (std::uint32_t i = 0; i < sim.snap().tasks().size(); ++i) sim.set_affinity(i, ~cpumask<L::max_cpus>{});
+      // Only tasks pinned to their start CPU are released: S2's taskset is the
+      // application's own and stays.
+      for (std::uint32_t i = 0; i < sim.snap().tasks().size(); ++i)
+        if (sim.snap().task_at(i).allowed.weight() == 1) sim.set_affinity(i, ~cpumask<L::max_cpus>{});
       released = true;
     }
     sim.run_until(t);
