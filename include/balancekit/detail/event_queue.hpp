@@ -2,7 +2,8 @@
 /// `event_queue<N>`: at most one pending time per slot 0..N-1, earliest first, ties by
 /// slot. An indexed binary heap in fixed storage: rescheduling or cancelling a slot is
 /// O(log N) and nothing allocates, so the simulator's order of events is a pure function
-/// of the times it sets.
+/// of the times it sets. Heap entries carry their time, so sifting compares without a
+/// second, scattered load per step.
 #pragma once
 
 #include <array>
@@ -21,27 +22,25 @@ public:
   [[nodiscard]] constexpr bool empty() const noexcept { return size_ == 0; }
   [[nodiscard]] constexpr std::size_t size() const noexcept { return size_; }
   [[nodiscard]] constexpr bool pending(std::size_t slot) const noexcept { return pos_[slot] != npos; }
-  [[nodiscard]] constexpr std::int64_t time_of(std::size_t slot) const noexcept { return time_[slot]; }
+  /// The pending time of `slot` (which must be pending).
+  [[nodiscard]] constexpr std::int64_t time_of(std::size_t slot) const noexcept { return heap_[pos_[slot]].time; }
   /// The earliest slot (smallest time, then smallest slot).
   [[nodiscard]] constexpr std::size_t top() const {
     BALANCEKIT_EXPECTS(size_ != 0);
-    return heap_[0];
+    return heap_[0].slot;
   }
 
   /// Sets (or moves) `slot`'s time.
   constexpr void set(std::size_t slot, std::int64_t time) {
     BALANCEKIT_EXPECTS(slot < N);
     if (pos_[slot] == npos) {
-      time_[slot] = time;
-      pos_[slot] = size_;
-      heap_[size_++] = slot;
-      up(pos_[slot]);
+      up(size_++, entry{time, slot});
       return;
     }
-    const std::int64_t old = time_[slot];
-    time_[slot] = time;
-    if (time < old) up(pos_[slot]);
-    else down(pos_[slot]);
+    const std::size_t i = pos_[slot];
+    const std::int64_t old = heap_[i].time;
+    if (time < old) up(i, entry{time, slot});
+    else down(i, entry{time, slot});
   }
 
   /// Cancels `slot` (nothing happens when it is not pending).
@@ -52,52 +51,54 @@ public:
     pos_[slot] = npos;
     --size_;
     if (i == size_) return;
-    const std::size_t moved = heap_[size_];
-    place(i, moved);
-    up(i);
-    down(pos_[moved]);
+    const entry moved = heap_[size_];
+    if (i > 0 && before(moved, heap_[(i - 1) / 2])) up(i, moved);
+    else down(i, moved);
   }
 
   constexpr void clear() noexcept {
-    for (std::size_t i = 0; i < size_; ++i) pos_[heap_[i]] = npos;
+    for (std::size_t i = 0; i < size_; ++i) pos_[heap_[i].slot] = npos;
     size_ = 0;
   }
 
   constexpr event_queue() noexcept { pos_.fill(npos); }
 
 private:
-  [[nodiscard]] constexpr bool before(std::size_t a, std::size_t b) const noexcept {
-    return time_[a] != time_[b] ? time_[a] < time_[b] : a < b;
+  struct entry {
+    std::int64_t time = 0;
+    std::size_t slot = 0;
+  };
+  [[nodiscard]] static constexpr bool before(const entry& a, const entry& b) noexcept {
+    return a.time != b.time ? a.time < b.time : a.slot < b.slot;
   }
-  constexpr void place(std::size_t i, std::size_t slot) noexcept {
-    heap_[i] = slot;
-    pos_[slot] = i;
+  constexpr void place(std::size_t i, const entry& e) noexcept {
+    heap_[i] = e;
+    pos_[e.slot] = i;
   }
-  constexpr void up(std::size_t i) noexcept {
-    const std::size_t slot = heap_[i];
+  // Puts `e` at hole `i` and moves it towards the root while it is earlier than its parent.
+  constexpr void up(std::size_t i, const entry& e) noexcept {
     while (i > 0) {
       const std::size_t parent = (i - 1) / 2;
-      if (!before(slot, heap_[parent])) break;
+      if (!before(e, heap_[parent])) break;
       place(i, heap_[parent]);
       i = parent;
     }
-    place(i, slot);
+    place(i, e);
   }
-  constexpr void down(std::size_t i) noexcept {
-    const std::size_t slot = heap_[i];
+  // Puts `e` at hole `i` and moves it towards the leaves while a child is earlier.
+  constexpr void down(std::size_t i, const entry& e) noexcept {
     for (;;) {
       std::size_t child = 2 * i + 1;
       if (child >= size_) break;
       if (child + 1 < size_ && before(heap_[child + 1], heap_[child])) ++child;
-      if (!before(heap_[child], slot)) break;
+      if (!before(heap_[child], e)) break;
       place(i, heap_[child]);
       i = child;
     }
-    place(i, slot);
+    place(i, e);
   }
 
-  std::array<std::int64_t, N> time_{};
-  std::array<std::size_t, N> heap_{};
+  std::array<entry, N> heap_{};
   std::array<std::size_t, N> pos_{};
   std::size_t size_ = 0;
 };

@@ -180,6 +180,12 @@ public:
   /// a span, like the idle-CPU scan, then costs what the span holds).
   [[nodiscard]] constexpr std::size_t span_first(const domain& d) const { return spans_.first(d.span); }
   [[nodiscard]] constexpr std::size_t span_last(const domain& d) const { return spans_.last(d.span); }
+  /// The CPUs of a group's span, ascending, reading only the mask's words between its
+  /// first and last CPU: statistics over a group then cost what the group holds, not the
+  /// width of `L::max_cpus`.
+  [[nodiscard]] constexpr auto cpus_of(const group& g) const {
+    return spans_[g.span].within(spans_.first(g.span), spans_.last(g.span));
+  }
   /// The `g`-th group of a domain, starting with the CPU's own group.
   [[nodiscard]] constexpr const group& group_of(const domain& d, std::size_t g) const {
     return groups_[refs_[d.groups + (d.rotation + g) % d.nr_groups]];

@@ -29,8 +29,8 @@
 /// the queued task with the smallest vruntime runs, for at least the base slice, switched
 /// at ticks only (no hrtick); there is no wakeup preemption, so a task woken on a busy CPU
 /// waits for the next tick at which the running task's slice is used up. Work progresses
-/// at capacity/1024 of real time; SMT siblings do not slow each other yet, and no cost
-/// model charges cache or communication effects yet.
+/// at capacity/1024 of real time, slowed by the cost model (`sim_costs`): busy SMT
+/// siblings, messages from afar, an over-subscribed LLC.
 ///
 /// Everything is sized by `limits`; nothing allocates. The object is large: keep it in
 /// caller-owned storage (std::make_unique).
@@ -239,6 +239,11 @@ public:
     next_sample_ = 0;
     for (std::size_t c = 0; c < max_cpus; ++c) {
       cpus_[c] = cpu_sim{};
+      if (tree.cpu_map().test(c)) {
+        const auto& core = tree.smt_mask(c);
+        cpus_[c].first_sibling = core.first();
+        cpus_[c].next_sibling = core.next(c);  // npos is no_cpu
+      }
       cpu_state& s = snap_.cpus[c];
       s.capacity = s.arch_capacity = tree.cpu_map().test(c) ? tree.cpu_capacity(c) : sched_capacity_scale;
       // A booted machine's idle CPUs have all gone idle through a newly idle balance once,
@@ -394,6 +399,11 @@ private:
     nanoseconds next_tick = 0;
     bool tick_stopped = true;
     nanoseconds busy = 0;         // time it ran a task, up to its last accounting
+    // The core: its lowest CPU, and the next higher sibling (no_cpu after the last). The
+    // lowest CPU also counts the core's busy threads, for the SMT cost.
+    std::size_t first_sibling = no_cpu;
+    std::size_t next_sibling = no_cpu;
+    std::uint32_t busy_siblings = 0;
   };
 
   static constexpr std::size_t task_slot(std::uint32_t t) noexcept { return max_cpus + t; }
@@ -463,8 +473,7 @@ private:
   // How fast the task running on `c` gets work done, ×2^20 of real time: the CPU's
   // capacity, shared with busy SMT siblings by the cost model.
   constexpr std::uint64_t speed_x1m(std::size_t c) const {
-    std::uint64_t busy = 0;
-    for (std::size_t t : balancer_.tree().smt_mask(c)) busy += cpus_[t].curr != no_task ? 1U : 0U;
+    const std::uint64_t busy = cpus_[cpus_[c].first_sibling].busy_siblings;
     const std::uint64_t share = busy >= 2 ? costs_.smt_core_throughput / busy : sched_capacity_scale;
     std::uint64_t speed = snap_.cpus[c].arch_capacity * share;
     const std::uint32_t t = cpus_[c].curr;
@@ -511,21 +520,30 @@ private:
     const std::uint32_t old = cpus_[c].curr;
     const bool flips = (old == no_task) != (t == no_task);
     const tree_type& tree = balancer_.tree();
-    const auto& core = tree.smt_mask(c);
     // The LLC's hot bytes change with a footprint: every CPU of it may change speed.
     const std::uint64_t out = old != no_task ? tasks_[old].spec.footprint : 0;
     const std::uint64_t in = t != no_task ? tasks_[t].spec.footprint : 0;
     const bool llc_changes = out != in && costs_.llc_bytes != 0;
     const int k = llc_changes ? tree.sd_llc(c) : -1;
-    const auto& llc = k >= 0 ? tree.span(tree.domain_of(c, static_cast<std::size_t>(k))) : core;
-    if (flips || llc_changes)
-      for (std::size_t s : llc)
-        if (s != c && cpus_[s].curr != no_task) account_curr(s);
+    // The sibling list, not the core's mask: a mask of max_cpus bits costs a scan of every
+    // word at each step, and this runs at every context switch.
+    auto for_each_affected = [&](auto&& f) {
+      if (k >= 0) {
+        for (std::size_t s : tree.span(tree.domain_of(c, static_cast<std::size_t>(k))))
+          if (s != c && cpus_[s].curr != no_task) f(s);
+        return;
+      }
+      for (std::size_t s = cpus_[c].first_sibling; s != no_cpu; s = cpus_[s].next_sibling)
+        if (s != c && cpus_[s].curr != no_task) f(s);
+    };
+    if (flips || llc_changes) for_each_affected([&](std::size_t s) { account_curr(s); });
     cpus_[c].curr = t;
+    if (flips) {
+      std::uint32_t& busy = cpus_[cpus_[c].first_sibling].busy_siblings;
+      busy = t != no_task ? busy + 1 : busy - 1;
+    }
     if (llc_changes) hot_bytes_[tree.llc_id(c)] += in - out;
-    if (flips || llc_changes)
-      for (std::size_t s : llc)
-        if (s != c && cpus_[s].curr != no_task) schedule_cpu(s);
+    if (flips || llc_changes) for_each_affected([&](std::size_t s) { schedule_cpu(s); });
   }
   // kernel: update_curr(): the running task's time since it was last accounted.
   constexpr void account_curr(std::size_t c) {

@@ -85,7 +85,7 @@ template <class P, limits_pack L>
   // Assume the task fits no CPU of the group.
   if (asym) sgs.group_misfit_task_load = 1;
   sgs.min_capacity = ~std::uint64_t{0};
-  for (std::size_t i : tree.span(group)) {
+  for (std::size_t i : tree.cpus_of(group)) {
     const cpu_state& rq = env.cpu(i);
     sgs.group_load += cpu_load_without(env, i);
     sgs.group_util += cpu_util_without(env, i);

@@ -28,7 +28,7 @@ struct linux_src_rq {
     std::uint64_t busiest_capacity = 1;
     std::uint32_t busiest_nr = 0;
     const std::uint64_t dst_capacity = env.cpu(env.dst_cpu).capacity;
-    for (std::size_t i : tree.span(tree.group_of(*env.sd, g))) {
+    for (std::size_t i : tree.cpus_of(tree.group_of(*env.sd, g))) {
       if (!env.cpus.test(i)) continue;
       const cpu_state& rq = env.cpu(i);
       // Leave CPUs whose tasks NUMA balancing placed well while others are misplaced.

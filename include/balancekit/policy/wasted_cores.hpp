@@ -44,7 +44,7 @@ template <class P, limits_pack L>
 [[nodiscard]] constexpr group_load_range load_range(const lb_env<P, L>& env, std::size_t g) {
   group_load_range r;
   const auto& tree = *env.tree;
-  for (std::size_t i : tree.span(tree.group_of(*env.sd, g))) {
+  for (std::size_t i : tree.cpus_of(tree.group_of(*env.sd, g))) {
     if (!env.cpus.test(i)) continue;
     const cpu_state& c = env.cpu(i);
     if (c.load < r.min_load) r.min_load = c.load;

@@ -156,41 +156,46 @@ constexpr void update_sg_lb_stats(const lb_env<P, L>& env, std::size_t g, bool l
   const bool at_root = env.parent == nullptr;
   const bool numa = env.has(sd_flag::numa);
   const bool asym_cap = env.has(sd_flag::asym_cpucapacity);
-  sgs = sg_lb_stats{};
-  sgs.min_capacity = ~std::uint64_t{0};
-  for (std::size_t i : tree.span(grp)) {
+  // Sums in a local, not through the reference: the compiler must assume that `sgs` may
+  // alias the snapshot's counters and would store every field at every CPU.
+  sg_lb_stats s{};
+  bool overloaded = false;
+  s.min_capacity = ~std::uint64_t{0};
+  for (std::size_t i : tree.cpus_of(grp)) {
     const cpu_state& rq = env.cpu(i);
     // sgc->capacity covers the whole span, not just env->cpus.
-    sgs.group_capacity += rq.capacity;
-    if (rq.capacity < sgs.min_capacity) sgs.min_capacity = rq.capacity;
-    if (rq.capacity > sgs.max_capacity) sgs.max_capacity = rq.capacity;
+    s.group_capacity += rq.capacity;
+    if (rq.capacity < s.min_capacity) s.min_capacity = rq.capacity;
+    if (rq.capacity > s.max_capacity) s.max_capacity = rq.capacity;
     if (!env.cpus.test(i)) continue;
-    sgs.group_load += rq.load;
-    sgs.group_util += cpu_util_cfs(rq);
-    sgs.group_runnable += rq.runnable;
-    sgs.sum_h_nr_running += rq.h_nr_runnable;
-    sgs.sum_nr_running += rq.nr_running;
+    s.group_load += rq.load;
+    s.group_util += cpu_util_cfs(rq);
+    s.group_runnable += rq.runnable;
+    s.sum_h_nr_running += rq.h_nr_runnable;
+    s.sum_nr_running += rq.nr_running;
     if (rq.nr_running == 0 && rq.is_idle()) {
-      ++sgs.idle_cpus;
+      ++s.idle_cpus;
       continue;
     }
-    if (at_root && rq.nr_running > 1) sg_overloaded = true;
+    if (at_root && rq.nr_running > 1) overloaded = true;
     if (numa) {
-      sgs.nr_numa_running += rq.nr_numa_running;
-      sgs.nr_preferred_running += rq.nr_preferred_running;
+      s.nr_numa_running += rq.nr_numa_running;
+      s.nr_preferred_running += rq.nr_preferred_running;
     }
     if (local_group) continue;
     if (asym_cap) {
-      if (sgs.group_misfit_task_load < rq.misfit_task_load) {
-        sgs.group_misfit_task_load = rq.misfit_task_load;
-        sg_overloaded = true;
+      if (s.group_misfit_task_load < rq.misfit_task_load) {
+        s.group_misfit_task_load = rq.misfit_task_load;
+        overloaded = true;
       }
     } else if (env.dst_idle() && rq.h_nr_runnable == 1 && check_cpu_capacity(rq, env.sd->imbalance_pct)) {
       // kernel: sched_reduced_capacity(): a lone task on a CPU that RT/IRQ squeeze.
-      if (sgs.group_misfit_task_load < rq.load) sgs.group_misfit_task_load = rq.load;
+      if (s.group_misfit_task_load < rq.load) s.group_misfit_task_load = rq.load;
     }
   }
-  if (sgs.group_capacity == 0) sgs.min_capacity = 0;
+  if (s.group_capacity == 0) s.min_capacity = 0;
+  sgs = s;
+  if (overloaded) sg_overloaded = true;
   sgs.group_weight = grp.weight;
   sgs.cores = grp.cores;
   sgs.flags = grp.flags;
