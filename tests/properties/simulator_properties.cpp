@@ -166,6 +166,42 @@ TEST_CASE("Simulated runs conserve tasks and CPU time, keep affinity, and repeat
   }));
 }
 
+TEST_CASE("Balances that read kept group sums decide exactly as balances that scan every group",
+          "[simulator][group-sums]") {
+  // The same run twice, once with group_sums kept as the CPUs change and once scanning
+  // every CPU of every group: every migration (when, which balance, what, from, to, at
+  // which level) and every task's CPU time and utilization must agree.
+  REQUIRE(test::check("simulator: kept group sums", 40, [] {
+    const bc::machine_shape shape = *test::small_machine();
+    world wd;
+    RC_PRE(build(shape, wd));
+    sim_workload w;
+    w.seed = *rc::gen::noShrink(rc::gen::arbitrary<std::uint64_t>());
+    w.tasks_per_100_cpus = *rc::gen::elementOf(std::vector<unsigned>{25, 100, 200});
+    w.hogs_only = *rc::gen::arbitrary<bool>();
+    w.pinned = *rc::gen::arbitrary<bool>();
+    w.released = *rc::gen::arbitrary<bool>();
+    RC_LOG() << shape << ' ' << w << '\n';
+    std::size_t pile = 0;
+    const auto p = plan(w, wd, pile);
+    auto kept = std::make_unique<sim_t>(*wd.tree);
+    kept->reset();
+    auto scanned = std::make_unique<sim_t>(*wd.tree);
+    scanned->reset();
+    scanned->keep_group_sums(false);
+    run(*kept, p, pile, 20 * ms, 300 * ms);
+    run(*scanned, p, pile, 20 * ms, 300 * ms);
+    RC_ASSERT(kept->log().size() == scanned->log().size());
+    for (std::size_t i = 0; i < kept->log().size(); ++i) {
+      const auto& a = kept->log()[i];
+      const auto& b = scanned->log()[i];
+      RC_ASSERT(a.time == b.time && a.by == b.by && a.move.task == b.move.task && a.move.src == b.move.src &&
+                a.move.dst == b.move.dst && a.move.level == b.move.level);
+    }
+    RC_ASSERT(fingerprint(*kept) == fingerprint(*scanned));
+  }));
+}
+
 TEST_CASE("Once settled, no CPU idles beside a waiting hog it could run", "[simulator][work-conservation]") {
   // The round model's domain for I1 (docs/invariants.md): symmetric capacity, unpinned
   // hogs, groups the same from every perspective; only CPUs on fully idle cores count.

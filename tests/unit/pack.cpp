@@ -221,10 +221,11 @@ TEST_CASE("The balancer and the environment read the pack's tunables", "[pack][t
 // ---------------------------------------------------------------------- state
 
 TEST_CASE("An empty family adds no bytes to the balance state", "[pack][state]") {
-  // Every family but the balance one empty.
+  // Every family but the balance one empty: the balance's own records and the pointer to
+  // an owner's group sums.
   using bare = rules<linux_defaults, with_placement<placement::none>>;
   using state_t = balance_state<bare, L>;
-  STATIC_REQUIRE(sizeof(state_t) == sizeof(state_t::cpus) + sizeof(state_t::group_imbalance));
+  STATIC_REQUIRE(sizeof(state_t) == sizeof(state_t::cpus) + sizeof(state_t::group_imbalance) + sizeof(state_t::sums));
   // A family that keeps something adds exactly what it keeps.
   using counting = rules<linux_defaults, with_placement<counting_placement>>;
   STATIC_REQUIRE(sizeof(balance_state<counting, L>) == sizeof(state_t) + sizeof(counting_placement::state<L>));

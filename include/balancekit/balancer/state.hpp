@@ -18,6 +18,7 @@
 #include <balancekit/core/limits.hpp>
 #include <balancekit/core/units.hpp>
 #include <balancekit/domains/domain_tree.hpp>
+#include <balancekit/stats/group_sums.hpp>
 
 namespace balancekit {
 
@@ -79,6 +80,9 @@ struct balance_state {
   [[no_unique_address]] family_state_t<typename P::aggregation, L> aggregation{};
   [[no_unique_address]] family_state_t<typename P::push, L> push{};
   [[no_unique_address]] family_state_t<typename P::numa, L> numa{};
+  /// Group sums kept by the snapshot's owner (`group_sums`), or null: the balance then
+  /// scans each group's CPUs, as the kernel does. `reset` leaves it alone.
+  const group_sums<L>* sums = nullptr;
 
   /// The state right after the domains were attached at time `now` (kernel: sd_init and
   /// the run queue's initial values). The other families' states start value-initialized;

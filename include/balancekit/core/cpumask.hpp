@@ -125,6 +125,13 @@ public:
       if ((w_[i] & ~o.w_[i]) != 0) return false;
     return true;
   }
+  /// `subset_of` for a mask whose CPUs all lie in [lo, hi], reading that range's words only.
+  [[nodiscard]] constexpr bool subset_of_within(const cpumask& o, std::size_t lo, std::size_t hi) const noexcept {
+    BALANCEKIT_EXPECTS(lo <= hi && hi < N);
+    for (std::size_t i = lo / word_bits; i <= hi / word_bits; ++i)
+      if ((w_[i] & ~o.w_[i]) != 0) return false;
+    return true;
+  }
   [[nodiscard]] constexpr bool intersects(const cpumask& o) const noexcept {
     for (std::size_t i = 0; i < words; ++i)
       if ((w_[i] & o.w_[i]) != 0) return true;

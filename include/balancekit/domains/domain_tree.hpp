@@ -180,6 +180,15 @@ public:
   /// a span, like the idle-CPU scan, then costs what the span holds).
   [[nodiscard]] constexpr std::size_t span_first(const domain& d) const { return spans_.first(d.span); }
   [[nodiscard]] constexpr std::size_t span_last(const domain& d) const { return spans_.last(d.span); }
+  [[nodiscard]] constexpr std::size_t span_first(const group& g) const { return spans_.first(g.span); }
+  [[nodiscard]] constexpr std::size_t span_last(const group& g) const { return spans_.last(g.span); }
+  /// Every group record of the tree (records are shared by the domains that list the same
+  /// group), and a record's index among them: a key for per-group data kept elsewhere.
+  [[nodiscard]] constexpr std::size_t nr_group_records() const noexcept { return groups_.size(); }
+  [[nodiscard]] constexpr const group& group_record(std::size_t i) const { return groups_[i]; }
+  [[nodiscard]] constexpr std::size_t record_index(const group& g) const {
+    return static_cast<std::size_t>(&g - groups_.begin());
+  }
   /// The CPUs of a group's span, ascending, reading only the mask's words between its
   /// first and last CPU: statistics over a group then cost what the group holds, not the
   /// width of `L::max_cpus`.

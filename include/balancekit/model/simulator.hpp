@@ -56,6 +56,7 @@
 #include <balancekit/domains/flags.hpp>
 #include <balancekit/model/pelt.hpp>
 #include <balancekit/policy/task_selection.hpp>
+#include <balancekit/stats/group_sums.hpp>
 #include <balancekit/stats/snapshot.hpp>
 
 namespace balancekit::model {
@@ -252,12 +253,24 @@ public:
       // stamps: the first idle CPU of a group wins.
       s.idle_stamp = 1;
     }
+    keep_group_sums(sums_kept_);
     nohz_idle_ = tree.cpu_map();
     for (std::size_t c : tree.cpu_map()) cpus_[c].tick_stopped = true;
     nohz_next_balance_ = 0;
     nohz_next_blocked_ = 0;
     nohz_has_blocked_ = false;
     tasks_.fill(task_sim{});
+  }
+
+  /// Whether balances read group statistics from sums kept as the CPUs change
+  /// (`group_sums`, the default) or scan every CPU of every group as the kernel does. The
+  /// results are the same (a property test compares them); the sums are faster on big
+  /// machines. Takes effect at once.
+  constexpr void keep_group_sums(bool on) {
+    sums_kept_ = on && sums_.bind(balancer_.tree(), snap_);
+    if (!sums_kept_) sums_.unbind();
+    snap_.observe(sums_kept_ ? &group_sums<L>::observer : nullptr, sums_kept_ ? &sums_ : nullptr);
+    state_.sums = sums_kept_ ? &sums_ : nullptr;
   }
 
   /// Adds a task at time `start` (≥ now), forked from `parent_cpu` and placed by the
@@ -454,6 +467,7 @@ private:
     s.runnable = a.runnable_avg;
     s.util_est = a.util_est;
     update_misfit(c);
+    snap_.touched(c);
   }
   // kernel: update_misfit_status() for the running task.
   constexpr void update_misfit(std::size_t c) {
@@ -739,7 +753,7 @@ private:
     if (at == no_cpu) return;
     const tree_type& tree = balancer_.tree();
     if (tree.llc_id(at) != tree.llc_id(from)) ++metrics_.messages_cross_llc;
-    if (tree.node_mask(at) != tree.node_mask(from)) ++metrics_.messages_cross_node;
+    if (!tree.node_mask(from).test(at)) ++metrics_.messages_cross_node;  // nodes partition the CPUs
   }
 
   // The CPU lost its running task: run the next, or balance as newly idle, or idle.
@@ -1002,6 +1016,8 @@ private:
   balancer<P, L> balancer_;
   snapshot<L> snap_{};
   balance_state<P, L> state_{};
+  group_sums<L> sums_{};
+  bool sums_kept_ = true;
   detail::event_queue<max_cpus + max_tasks> events_{};
   std::array<cpu_sim, max_cpus> cpus_{};
   std::array<task_sim, max_tasks> tasks_{};

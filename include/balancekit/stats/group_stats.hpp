@@ -6,11 +6,12 @@
 /// group_has_capacity(), group_is_overloaded(), fbq_classify_group(), fbq_classify_rq(),
 /// check_cpu_capacity(), fits_capacity(), capacity_greater() — kernel/sched/fair.c (v6.16).
 ///
-/// Every function is pure: the statistics of a group come from the snapshot, never from
-/// a cache. Group capacity is therefore the sum of the snapshot's `capacity` over the
-/// group's span; the kernel refreshes the local group's capacity on each periodic balance
-/// and lets other groups' be up to a balance interval old, which only matters while
-/// RT/IRQ pressure changes.
+/// Every function is pure: the statistics of a group come from the snapshot — scanned, or
+/// from the `group_sums` its owner keeps in step with it (stats/group_sums.hpp), which give
+/// the same numbers. Group capacity is therefore the sum of the snapshot's `capacity` over
+/// the group's span; the kernel refreshes the local group's capacity on each periodic
+/// balance and lets other groups' be up to a balance interval old, which only matters
+/// while RT/IRQ pressure changes.
 ///
 /// Not modelled, and why it is exact anyway for the domains balancekit builds:
 ///  - `group_asym_packing`: needs SD_ASYM_PACKING (x86 ITMT, POWER), which no built
@@ -146,6 +147,22 @@ template <limits_pack L>
 }
 }  // namespace detail
 
+namespace detail {
+/// Whether the owner's `group_sums` give exactly what the scan below would: kept for this
+/// tree, every CPU of the group still a candidate, and no per-CPU maximum to take (a
+/// remote group's misfit load on asymmetric domains, or a squeezed CPU's load when the
+/// destination is idle).
+template <class P, limits_pack L>
+[[nodiscard]] constexpr bool kept_sums_apply(const lb_env<P, L>& env, const typename domain_tree<L>::group& grp,
+                                             bool local_group, bool asym_cap) {
+  if (env.state == nullptr || env.state->sums == nullptr || !env.state->sums->bound_to(*env.tree)) return false;
+  const auto& tree = *env.tree;
+  if (!tree.span(grp).subset_of_within(env.cpus, tree.span_first(grp), tree.span_last(grp))) return false;
+  if (local_group) return true;
+  return !asym_cap && (!env.dst_idle() || env.state->sums->of(grp).total.squeezed == 0);
+}
+}  // namespace detail
+
 /// kernel: update_sg_lb_stats(). `g` is the group's position in the domain's list; the
 /// group's sgc->imbalance flag comes from `env.state` (none without a state).
 template <class P, limits_pack L>
@@ -160,40 +177,58 @@ constexpr void update_sg_lb_stats(const lb_env<P, L>& env, std::size_t g, bool l
   // alias the snapshot's counters and would store every field at every CPU.
   sg_lb_stats s{};
   bool overloaded = false;
-  s.min_capacity = ~std::uint64_t{0};
-  for (std::size_t i : tree.cpus_of(grp)) {
-    const cpu_state& rq = env.cpu(i);
-    // sgc->capacity covers the whole span, not just env->cpus.
-    s.group_capacity += rq.capacity;
-    if (rq.capacity < s.min_capacity) s.min_capacity = rq.capacity;
-    if (rq.capacity > s.max_capacity) s.max_capacity = rq.capacity;
-    if (!env.cpus.test(i)) continue;
-    s.group_load += rq.load;
-    s.group_util += cpu_util_cfs(rq);
-    s.group_runnable += rq.runnable;
-    s.sum_h_nr_running += rq.h_nr_runnable;
-    s.sum_nr_running += rq.nr_running;
-    if (rq.nr_running == 0 && rq.is_idle()) {
-      ++s.idle_cpus;
-      continue;
-    }
-    if (at_root && rq.nr_running > 1) overloaded = true;
+  if (detail::kept_sums_apply(env, grp, local_group, asym_cap)) {
+    const auto& k = env.state->sums->of(grp);
+    s.group_capacity = k.total.capacity;
+    s.min_capacity = k.min_capacity;
+    s.max_capacity = k.max_capacity;
+    s.group_load = k.total.load;
+    s.group_util = k.total.util;
+    s.group_runnable = k.total.runnable;
+    s.sum_h_nr_running = static_cast<std::uint32_t>(k.total.h_nr_runnable);
+    s.sum_nr_running = static_cast<std::uint32_t>(k.total.nr_running);
+    s.idle_cpus = static_cast<std::uint32_t>(k.total.idle);
     if (numa) {
-      s.nr_numa_running += rq.nr_numa_running;
-      s.nr_preferred_running += rq.nr_preferred_running;
+      s.nr_numa_running = static_cast<std::uint32_t>(k.total.nr_numa_running);
+      s.nr_preferred_running = static_cast<std::uint32_t>(k.total.nr_preferred_running);
     }
-    if (local_group) continue;
-    if (asym_cap) {
-      if (s.group_misfit_task_load < rq.misfit_task_load) {
-        s.group_misfit_task_load = rq.misfit_task_load;
-        overloaded = true;
+    overloaded = at_root && k.total.overloaded != 0;
+  } else {
+    s.min_capacity = ~std::uint64_t{0};
+    for (std::size_t i : tree.cpus_of(grp)) {
+      const cpu_state& rq = env.cpu(i);
+      // sgc->capacity covers the whole span, not just env->cpus.
+      s.group_capacity += rq.capacity;
+      if (rq.capacity < s.min_capacity) s.min_capacity = rq.capacity;
+      if (rq.capacity > s.max_capacity) s.max_capacity = rq.capacity;
+      if (!env.cpus.test(i)) continue;
+      s.group_load += rq.load;
+      s.group_util += cpu_util_cfs(rq);
+      s.group_runnable += rq.runnable;
+      s.sum_h_nr_running += rq.h_nr_runnable;
+      s.sum_nr_running += rq.nr_running;
+      if (rq.nr_running == 0 && rq.is_idle()) {
+        ++s.idle_cpus;
+        continue;
       }
-    } else if (env.dst_idle() && rq.h_nr_runnable == 1 && check_cpu_capacity(rq, env.sd->imbalance_pct)) {
-      // kernel: sched_reduced_capacity(): a lone task on a CPU that RT/IRQ squeeze.
-      if (s.group_misfit_task_load < rq.load) s.group_misfit_task_load = rq.load;
+      if (at_root && rq.nr_running > 1) overloaded = true;
+      if (numa) {
+        s.nr_numa_running += rq.nr_numa_running;
+        s.nr_preferred_running += rq.nr_preferred_running;
+      }
+      if (local_group) continue;
+      if (asym_cap) {
+        if (s.group_misfit_task_load < rq.misfit_task_load) {
+          s.group_misfit_task_load = rq.misfit_task_load;
+          overloaded = true;
+        }
+      } else if (env.dst_idle() && rq.h_nr_runnable == 1 && check_cpu_capacity(rq, env.sd->imbalance_pct)) {
+        // kernel: sched_reduced_capacity(): a lone task on a CPU that RT/IRQ squeeze.
+        if (s.group_misfit_task_load < rq.load) s.group_misfit_task_load = rq.load;
+      }
     }
+    if (s.group_capacity == 0) s.min_capacity = 0;
   }
-  if (s.group_capacity == 0) s.min_capacity = 0;
   sgs = s;
   if (overloaded) sg_overloaded = true;
   sgs.group_weight = grp.weight;

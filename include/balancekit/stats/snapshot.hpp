@@ -136,8 +136,22 @@ public:
   /// by hand sets it too.
   bool overloaded = false;
 
-  /// Drops every task and resets every CPU to idle.
+  /// Something that keeps data derived from `cpus` (`group_sums`): called with each CPU
+  /// whose record the operations below change, and with `touched`.
+  using observer_fn = void (*)(void* ctx, std::size_t cpu);
+  constexpr void observe(observer_fn f, void* ctx) noexcept {
+    observer_ = f;
+    observer_ctx_ = ctx;
+  }
+  /// Tells the observer that code outside the snapshot wrote `cpus[cpu]`.
+  constexpr void touched(std::size_t cpu) {
+    if (observer_ != nullptr) observer_(observer_ctx_, cpu);
+  }
+
+  /// Drops every task and resets every CPU to idle; the observer is dropped too.
   constexpr void clear() noexcept {
+    observer_ = nullptr;
+    observer_ctx_ = nullptr;
     overloaded = false;
     cpus.fill(cpu_state{});
     queue_.fill(queue{});
@@ -186,6 +200,8 @@ public:
     link_head(t, dst);
     if (was_running) queue_[src].curr = queue_[src].head;
     if (queue_[dst].curr == no_task) queue_[dst].curr = t;
+    touched(src);
+    touched(dst);
   }
 
   /// Removes task `t` from its CPU's queue and sums (the task exits or blocks). Its index
@@ -198,6 +214,7 @@ public:
     unlink(t);
     links_[t].cpu = no_cpu;
     if (was_running) queue_[src].curr = queue_[src].head;
+    touched(src);
   }
 
   /// Puts a dequeued task back on `cpu` (a wakeup), adding it to the CPU's sums.
@@ -206,6 +223,7 @@ public:
     enqueue_sums(cpu, tasks_[t]);
     link_head(t, cpu);
     if (queue_[cpu].curr == no_task) queue_[cpu].curr = t;
+    touched(cpu);
   }
 
   /// Sets `cpu`'s task count and PELT sums to those of the tasks queued on it (what an
@@ -218,6 +236,7 @@ public:
     c.load = c.util = c.util_est = c.runnable = 0;
     for (std::uint32_t t = queue_[cpu].head; t != no_task; t = links_[t].next) account_enqueue(c, tasks_[t]);
     if (c.nr_running >= 2) overloaded = true;
+    touched(cpu);
   }
 
   /// Moves a queued task to the head of its CPU's queue (kernel: list_move() onto
@@ -291,6 +310,8 @@ private:
   static_vector<task, max_tasks> tasks_{};
   static_vector<link, max_tasks> links_{};
   std::array<queue, max_cpus> queue_{};
+  observer_fn observer_ = nullptr;
+  void* observer_ctx_ = nullptr;
 };
 
 }  // namespace balancekit
