@@ -230,11 +230,10 @@ std::unique_ptr<model::simulator<P, L>> make_sim(const cli_domains& tree) {
 
 // Replays `r.cap` under pack `P` and fills the rest of `r`.
 template <class P>
-void replay_with(const cli_domains& tree_ref, replayed& r) {
-  const cli_domains* tree = &tree_ref;
+void replay_with(const cli_domains& tree, replayed& r) {
   const capture& c = r.cap;
   // The capture's procedure, at its own times.
-  auto sim = make_sim<P>(*tree);
+  auto sim = make_sim<P>(tree);
   const nanoseconds half = c.end / 2;
   std::vector<std::size_t> at_half;
   bool halfway = false;
@@ -269,12 +268,12 @@ void replay_with(const cli_domains& tree_ref, replayed& r) {
   }
   for (const auto& mig : sim->log())
     if (mig.time >= half) ++r.sim_moves_late;
-  r.levels = compare(*tree, r.kernel_final, r.sim_final);
+  r.levels = compare(tree, r.kernel_final, r.sim_final);
 
   // The kernel's final placement in the simulator: pinned there for a second (PELT
   // settles), released, then two seconds alone.
   if (r.hogs) {
-    auto fix = make_sim<P>(*tree);
+    auto fix = make_sim<P>(tree);
     for (std::uint32_t i = 0; i < r.kernel_final.size(); ++i) {
       model::sim_task<L> t;
       t.id = i;

@@ -746,9 +746,7 @@ private:
       at = snap_.queued(to) ? snap_.cpu_of(to) : ts.prev_cpu;
       ts.inbox_cost += message_cost(from, at);
     } else {
-      message_from_ = from;  // enqueue_woken charges the message where the reader lands
-      at = wake(to, from, wf::sync);
-      message_from_ = no_cpu;
+      at = wake(to, from, wf::sync, /*message=*/true);
     }
     if (at == no_cpu) return;
     const tree_type& tree = balancer_.tree();
@@ -802,7 +800,8 @@ private:
   // kernel: try_to_wake_up() (or wake_up_new_task() for a fork): the pack places the task,
   // a task that changes CPU leaves its old rq through the removed path, and it is enqueued.
   // Returns the CPU.
-  constexpr std::size_t wake(std::uint32_t t, std::size_t waker_cpu, std::uint32_t flags) {
+  // A message's reader pays for it where it lands, from the writer's CPU (the waker's).
+  constexpr std::size_t wake(std::uint32_t t, std::size_t waker_cpu, std::uint32_t flags, bool message = false) {
     task_sim& ts = tasks_[t];
     const std::size_t prev = ts.prev_cpu;
     const auto d = ts.forked ? balancer_.on_fork(t, prev, now_, snap_, state_)
@@ -816,11 +815,11 @@ private:
       cpus_[prev].removed.add(ts.avg);
       ++metrics_.wakeup_migrations;
     }
-    enqueue_woken(t, c);
+    enqueue_woken(t, c, message ? waker_cpu : no_cpu);
     return c;
   }
 
-  constexpr void enqueue_woken(std::uint32_t t, std::size_t c) {
+  constexpr void enqueue_woken(std::uint32_t t, std::size_t c, std::size_t writer_cpu) {
     task_sim& ts = tasks_[t];
     cpu_sim& cs = cpus_[c];
     cpu_state& s = snap_.cpus[c];
@@ -843,7 +842,7 @@ private:
     ts.forked = false;
     ts.attached = true;
     ts.prev_cpu = c;
-    if (!ts.hog) ts.left += ts.spec.work + message_cost(message_from_, c);
+    if (!ts.hog) ts.left += ts.spec.work + message_cost(writer_cpu, c);
     ts.runnable_since = now_;
     // place_entity(), roughly: a waking task starts no earlier than the queue's minimum.
     ts.vruntime = std::max(ts.vruntime, cs.min_vruntime);
@@ -1031,7 +1030,6 @@ private:
   sim_metrics metrics_{};
   result_type result_{};
   std::array<std::uint64_t, max_cpus> hot_bytes_{};  // by llc_id: Σ footprint of running tasks
-  std::size_t message_from_ = no_cpu;                 // the writer's CPU during a message's wakeup
   static_vector<sim_migration, LogCapacity> log_{};
   std::uint64_t dropped_ = 0;
 };

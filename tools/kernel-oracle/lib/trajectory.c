@@ -165,23 +165,6 @@ static void read_line(const char *path, char *buf, size_t n) {
   buf[strcspn(buf, "\n")] = 0;
 }
 
-/* highest CPU number in a cpulist such as "0-7" or "0,5-7", plus one */
-static int cpulist_count(const char *s) {
-  int hi = -1;
-  const char *p = s;
-  while (*p) {
-    char *end;
-    long a = strtol(p, &end, 10), b;
-    if (end == p) break;
-    b = a;
-    if (*end == '-') b = strtol(end + 1, &end, 10);
-    if (b > hi) hi = (int)b;
-    p = *end == ',' ? end + 1 : end;
-    if (*end != ',') break;
-  }
-  return hi + 1;
-}
-
 static int parse_cpulist(const char *s, cpu_set_t *set) {
   const char *p = s;
   int n = 0;
@@ -200,6 +183,14 @@ static int parse_cpulist(const char *s, cpu_set_t *set) {
     p = end + 1;
   }
   return n;
+}
+
+/* the highest CPU of a set, plus one */
+static int set_span(const cpu_set_t *set) {
+  int hi = -1;
+  for (int c = 0; c < MAX_CPUS; c++)
+    if (CPU_ISSET(c, set)) hi = c;
+  return hi + 1;
 }
 
 int main(int argc, char **argv) {
@@ -338,7 +329,9 @@ int main(int argc, char **argv) {
     printf("@@T # every task had run on CPU 0 at %ld us; first release gap_us after that, each next one gap_us after the previous returned\n",
            us(all_running));
   printf("@@T kernel %s\n", u.release);
-  printf("@@T cpus %d\n", cpulist_count(present));
+  cpu_set_t present_set;
+  parse_cpulist(present, &present_set);
+  printf("@@T cpus %d\n", set_span(&present_set));
   printf("@@T online %s\n", online);
   printf("@@T scenario %s\n", kind);
   printf("@@T start %s\n", pinned ? "pinned" : "fork");
