@@ -4,6 +4,7 @@
 #pragma once
 
 #include <balancekit/policy/active_balance.hpp>
+#include <balancekit/policy/aggregation.hpp>
 #include <balancekit/policy/find_dst.hpp>
 #include <balancekit/policy/imbalance.hpp>
 #include <balancekit/policy/interval.hpp>

@@ -1,0 +1,290 @@
+/// \file
+/// Aggregation (seed 001), part 1: occupancy accounting and the preferred LLC, as the
+/// cache-aware scheduling series keeps them ("sched: Cache aware load-balancing", Peter
+/// Zijlstra, Chen Yu, Tim Chen; v1 Oct 2025 to v4 Apr 2026, queued in PZ's
+/// queue.git sched/cache; reference/seed-proposals.md §2.2–2.4).
+///
+/// kernel: account_mm_sched(), __update_mm_sched(), fraction_mm_sched(),
+/// task_tick_cache(), task_cache_work(), update_avg_scale(), exceed_llc_nr(),
+/// exceed_llc_capacity(), get_sched_cache_scale().
+///
+/// What a process is. The kernel aggregates the threads of one mm; here a *process* is a
+/// task group the embedder names by index (0 .. MaxProcesses − 1), so that any grouping —
+/// an mm, a cgroup, a tag — can stand for it.
+///
+/// The accounting. Every CPU keeps a runtime and an epoch; every (process, CPU) pair keeps
+/// the process's runtime there and the epoch it was last brought to. Time is in jiffies,
+/// as the kernel keeps epochs; `account` adds a running slice to both runtimes after
+/// halving each once per epoch that passed (a geometric decay, r = 1/2 per epoch).
+/// Occupancy is the process's share of the CPU's recent runtime, scaled to NICE_0_LOAD.
+///
+/// The preferred LLC. A scan (`scan`, at most once per epoch per process) sums occupancy
+/// over each LLC's CPUs — the sum, not the average, so that 3 threads on an 8-CPU LLC beat
+/// 2 on a 4-CPU LLC — and moves the preference to the best LLC's busiest CPU only when the
+/// best sum is more than twice the current preferred LLC's. The preference is dropped when
+/// the process has not been scanned for `affinity_timeout` epochs, runs one thread, or
+/// exceeds the LLC's thread or footprint limit, both scaled by `aggr_tolerance`.
+///
+/// Everything is caller-owned state and pure functions over it; nothing allocates.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string_view>
+
+#include <balancekit/core/cpumask.hpp>
+#include <balancekit/core/error.hpp>
+#include <balancekit/core/index.hpp>
+#include <balancekit/core/limits.hpp>
+#include <balancekit/core/units.hpp>
+#include <balancekit/domains/domain_tree.hpp>
+
+namespace balancekit::aggregation {
+
+/// The knobs (debugfs sched/llc_balancing/…) with the series' defaults.
+struct occupancy_tunables {
+  /// llc_epoch_period in jiffies; 0 means the kernel's EPOCH_PERIOD, HZ/100 (integer
+  /// division: 2 jiffies = 8 ms at Debian's HZ=250, 10 ms at HZ=1000).
+  jiffies_t epoch_period = 0;
+  /// llc_epoch_affinity_timeout: epochs without a scan after which the preference lapses.
+  std::uint32_t affinity_timeout = 5;
+  /// llc_aggr_tolerance: 0 turns aggregation off, 100 or more lifts both limits, k scales
+  /// them by 1 + (k − 1)·mul (get_sched_cache_scale()).
+  std::uint32_t aggr_tolerance = 1;
+
+  [[nodiscard]] constexpr jiffies_t period(std::uint32_t hz) const noexcept {
+    const jiffies_t p = epoch_period != 0 ? epoch_period : hz / 100;
+    return p != 0 ? p : 1;
+  }
+};
+
+/// kernel: get_sched_cache_scale(mul): 0 when aggregation is off, `unlimited` from 100 on.
+inline constexpr std::uint64_t unlimited = std::numeric_limits<std::uint64_t>::max();
+[[nodiscard]] constexpr std::uint64_t cache_scale(std::uint32_t tolerance, std::uint64_t mul) noexcept {
+  if (tolerance == 0) return 0;
+  if (tolerance >= 100) return unlimited;
+  return 1 + (tolerance - 1) * mul;
+}
+
+/// kernel: exceed_llc_nr(): the process's average of running threads, counted in SMT
+/// threads, exceeds `scale(1)` LLCs' worth of CPUs.
+[[nodiscard]] constexpr bool exceeds_llc_threads(std::uint64_t nr_running_avg, std::uint64_t smt_threads,
+                                                 std::uint64_t llc_cpus, std::uint32_t tolerance) noexcept {
+  const std::uint64_t scale = cache_scale(tolerance, 1);
+  if (scale == unlimited) return false;
+  return nr_running_avg * smt_threads > scale * llc_cpus;
+}
+
+/// kernel: exceed_llc_capacity(): the process's footprint (RSS: anonymous and shmem pages)
+/// reaches `scale(256)` LLCs. An LLC of unknown size (0 bytes) is always exceeded, as the
+/// kernel treats a CPU without cache information.
+[[nodiscard]] constexpr bool exceeds_llc_footprint(std::uint64_t footprint_bytes, std::uint64_t llc_bytes,
+                                                   std::uint32_t tolerance) noexcept {
+  const std::uint64_t scale = cache_scale(tolerance, 256);
+  if (scale == unlimited) return false;
+  return llc_bytes * scale <= footprint_bytes;
+}
+
+/// What the accounting keeps, for `MaxProcesses` processes on limits `L`.
+template <limits_pack L, std::size_t MaxProcesses>
+struct occupancy_state {
+  struct cpu_clock {
+    std::uint64_t runtime = 0;  ///< rq->cpu_runtime, ns, decayed
+    std::uint64_t epoch = 0;    ///< rq->cpu_epoch
+    jiffies_t epoch_next = 0;   ///< rq->cpu_epoch_next
+  };
+  struct process_cpu {
+    std::uint64_t runtime = 0;  ///< pcpu_sched->runtime, ns, decayed
+    std::uint64_t epoch = 0;    ///< pcpu_sched->epoch
+  };
+  struct process {
+    std::size_t preferred_cpu = no_cpu;  ///< sc_stat.cpu; its LLC is the preferred LLC
+    std::uint64_t epoch = 0;             ///< sc_stat.epoch: the CPU epoch of its last scan request
+    jiffies_t next_scan = 0;             ///< sc_stat.next_scan
+    std::uint64_t nr_running_avg = 0;    ///< sc_stat.nr_running_avg
+  };
+  std::array<cpu_clock, L::max_cpus> cpus{};
+  std::array<process, MaxProcesses> processes{};
+  std::array<std::array<process_cpu, L::max_cpus>, MaxProcesses> pcpu{};
+};
+
+/// What the accounting needs to know of a process at a step: its live threads and its
+/// footprint (bytes).
+struct process_facts {
+  std::uint32_t nr_threads = 1;
+  std::uint64_t footprint = 0;
+};
+
+namespace detail {
+/// kernel: __shr_u64(): a shift by 64 or more empties the value.
+[[nodiscard]] constexpr std::uint64_t halve_times(std::uint64_t v, std::uint64_t n) noexcept {
+  return n >= 64 ? 0 : v >> n;
+}
+
+template <limits_pack L, std::size_t M>
+[[nodiscard]] constexpr status check(const domain_tree<L>& tree, std::size_t cpu, std::size_t process) {
+  if (process >= M) {
+    error e{errc::out_of_range, "aggregation: process "};
+    return e << process << " is not one of the state's " << M << " processes";
+  }
+  if (cpu >= L::max_cpus || !tree.cpu_map().test(cpu)) {
+    error e{errc::out_of_range, "aggregation: CPU "};
+    return e << cpu << " is not an online CPU of the domains";
+  }
+  return {};
+}
+
+// The LLC facts exceed_llc_nr() reads: sd_llc_size and, with SMT active, the CPU's threads.
+template <limits_pack L>
+[[nodiscard]] constexpr std::uint64_t llc_cpus(const domain_tree<L>& tree, std::size_t cpu) {
+  const int k = tree.sd_llc(cpu);
+  return k < 0 ? 1 : tree.domain_of(cpu, static_cast<std::size_t>(k)).span_weight;
+}
+template <limits_pack L>
+[[nodiscard]] constexpr std::uint64_t smt_threads(const domain_tree<L>& tree, std::size_t cpu) {
+  return tree.smt_active() ? tree.smt_mask(cpu).weight() : 1;
+}
+}  // namespace detail
+
+/// kernel: __update_mm_sched(): brings CPU `cpu`'s epoch up to `now` (halving its runtime
+/// once per epoch passed), then the process's epoch there to the CPU's.
+template <limits_pack L, std::size_t M>
+constexpr void update_epoch(occupancy_state<L, M>& st, std::size_t cpu, std::size_t process, jiffies_t now,
+                            jiffies_t period) {
+  auto& rq = st.cpus[cpu];
+  if (now > rq.epoch_next) {
+    const auto n = static_cast<std::uint64_t>((now - rq.epoch_next + period - 1) / period);
+    rq.epoch += n;
+    rq.epoch_next += static_cast<jiffies_t>(n) * period;
+    rq.runtime = detail::halve_times(rq.runtime, n);
+  }
+  auto& pc = st.pcpu[process][cpu];
+  if (const std::uint64_t n = rq.epoch - pc.epoch; n != 0) {
+    pc.epoch += n;
+    pc.runtime = detail::halve_times(pc.runtime, n);
+  }
+}
+
+/// kernel: account_mm_sched(): a thread of `process` ran `delta_exec` ns on `cpu` (at
+/// `now`, in jiffies). Adds it to both runtimes, and drops the process's preference when
+/// it lapsed (no scan for `affinity_timeout` epochs), the process runs one thread, or it
+/// exceeds the LLC's thread or footprint limit.
+template <limits_pack L, std::size_t M>
+constexpr status account(occupancy_state<L, M>& st, const domain_tree<L>& tree, std::size_t cpu, std::size_t process,
+                         std::uint64_t delta_exec, jiffies_t now, const process_facts& facts, std::uint64_t llc_bytes,
+                         const occupancy_tunables& tun, std::uint32_t hz) {
+  if (status s = detail::check<L, M>(tree, cpu, process); !s) return s;
+  update_epoch(st, cpu, process, now, tun.period(hz));
+  st.pcpu[process][cpu].runtime += delta_exec;
+  st.cpus[cpu].runtime += delta_exec;
+  auto& p = st.processes[process];
+  if (st.cpus[cpu].epoch - p.epoch > tun.affinity_timeout || facts.nr_threads <= 1 ||
+      exceeds_llc_threads(p.nr_running_avg, detail::smt_threads(tree, cpu), detail::llc_cpus(tree, cpu),
+                          tun.aggr_tolerance) ||
+      exceeds_llc_footprint(facts.footprint, llc_bytes, tun.aggr_tolerance))
+    p.preferred_cpu = no_cpu;
+  return {};
+}
+
+/// kernel: fraction_mm_sched(): the process's share of CPU `cpu`'s recent runtime, × 1024
+/// (NICE_0_LOAD). Brings the epochs up to `now` first, as the kernel does.
+template <limits_pack L, std::size_t M>
+constexpr std::uint64_t occupancy(occupancy_state<L, M>& st, std::size_t cpu, std::size_t process, jiffies_t now,
+                                  jiffies_t period) {
+  update_epoch(st, cpu, process, now, period);
+  return nice_0_load * st.pcpu[process][cpu].runtime / (st.cpus[cpu].runtime + 1);
+}
+
+/// kernel: task_tick_cache(): at a tick of a thread of `process` on `cpu`, whether a scan
+/// should be queued (once per CPU epoch per process; the process notes the epoch).
+template <limits_pack L, std::size_t M>
+constexpr bool scan_due(occupancy_state<L, M>& st, std::size_t cpu, std::size_t process) {
+  auto& p = st.processes[process];
+  if (p.epoch == st.cpus[cpu].epoch) return false;
+  p.epoch = st.cpus[cpu].epoch;
+  return true;
+}
+
+/// What a scan found: each LLC's summed occupancy is not kept; the winner is.
+struct scan_result {
+  bool scanned = false;          ///< false: rate-limited (next_scan not reached)
+  std::size_t best_cpu = no_cpu;  ///< the busiest CPU of the LLC with the highest sum
+  std::uint64_t best_sum = 0;
+  std::uint64_t current_sum = 0;  ///< the current preferred LLC's sum (0 without one)
+  bool switched = false;
+};
+
+/// kernel: task_cache_work() scanning every online CPU (NUMA balancing off): for each LLC,
+/// in the order of its lowest CPU, the sum of the process's occupancy over its CPUs and its
+/// busiest CPU; the preference moves to the best LLC's busiest CPU when the best sum is more
+/// than twice the current preferred LLC's. `running` holds the CPUs whose current task is a
+/// thread of the process: their count feeds the running-thread average (an EWMA whose
+/// divisor is clamp(LLC CPUs / 4, 2, 8), taken on `curr_cpu`'s LLC). A process that runs
+/// one thread or exceeds a limit loses its preference and is not scanned.
+template <limits_pack L, std::size_t M>
+constexpr result<scan_result> scan(occupancy_state<L, M>& st, const domain_tree<L>& tree, std::size_t process,
+                                   std::size_t curr_cpu, jiffies_t now, const cpumask<L::max_cpus>& running,
+                                   const process_facts& facts, std::uint64_t llc_bytes, const occupancy_tunables& tun,
+                                   std::uint32_t hz) {
+  if (status s = detail::check<L, M>(tree, curr_cpu, process); !s) return s.error_value();
+  auto& p = st.processes[process];
+  scan_result r;
+  if (now < p.next_scan) return r;
+  const jiffies_t period = tun.period(hz);
+  p.next_scan = now + period;
+  r.scanned = true;
+  if (facts.nr_threads <= 1 ||
+      exceeds_llc_threads(p.nr_running_avg, detail::smt_threads(tree, curr_cpu), detail::llc_cpus(tree, curr_cpu),
+                          tun.aggr_tolerance) ||
+      exceeds_llc_footprint(facts.footprint, llc_bytes, tun.aggr_tolerance)) {
+    p.preferred_cpu = no_cpu;
+    return r;
+  }
+  std::uint64_t nr_running = 0;
+  cpumask<L::max_cpus> left = tree.cpu_map();
+  for (std::size_t c = left.first(); c != cpumask<L::max_cpus>::npos; c = left.next(c)) {
+    const int k = tree.sd_llc(c);
+    const cpumask<L::max_cpus> llc = k < 0 ? cpumask<L::max_cpus>::of(c) : tree.span(tree.domain_of(c, static_cast<std::size_t>(k)));
+    std::uint64_t sum = 0;
+    std::uint64_t most = 0;
+    std::size_t busiest = no_cpu;
+    for (std::size_t i : llc) {
+      const std::uint64_t occ = occupancy(st, i, process, now, period);
+      sum += occ;
+      if (occ > most) {
+        most = occ;
+        busiest = i;
+      }
+      if (running.test(i)) ++nr_running;
+    }
+    if (sum > r.best_sum) {
+      r.best_sum = sum;
+      r.best_cpu = busiest;
+    }
+    if (p.preferred_cpu != no_cpu && llc.test(p.preferred_cpu)) r.current_sum = sum;
+    left -= llc;
+  }
+  if (r.best_sum > 2 * r.current_sum) {
+    p.preferred_cpu = r.best_cpu;
+    r.switched = true;
+  }
+  // update_avg_scale(): signed difference, truncated toward zero.
+  const auto divisor = static_cast<std::int64_t>(std::min<std::uint64_t>(std::max<std::uint64_t>(detail::llc_cpus(tree, curr_cpu) >> 2, 2), 8));
+  const auto diff = static_cast<std::int64_t>(nr_running) - static_cast<std::int64_t>(p.nr_running_avg);
+  p.nr_running_avg = static_cast<std::uint64_t>(static_cast<std::int64_t>(p.nr_running_avg) + diff / divisor);
+  return r;
+}
+
+/// The preferred LLC of a process, as the id of its LLC (`domain_tree::llc_id`), or
+/// `no_cpu` without a preference.
+template <limits_pack L, std::size_t M>
+[[nodiscard]] constexpr std::size_t preferred_llc(const occupancy_state<L, M>& st, const domain_tree<L>& tree,
+                                                  std::size_t process) {
+  const std::size_t c = st.processes[process].preferred_cpu;
+  return c == no_cpu ? no_cpu : tree.llc_id(c);
+}
+
+}  // namespace balancekit::aggregation

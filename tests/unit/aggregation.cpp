@@ -1,0 +1,175 @@
+// Aggregation, part 1 (seed 001; policy/aggregation.hpp): occupancy accounting and the
+// preferred LLC of the cache-aware scheduling series, against values computed by hand from
+// the series' formulas and its authors' worked examples (reference/seed-proposals.md §2).
+#include <balancekit/policy/aggregation.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "support/balance_machine.hpp"
+
+using namespace balancekit;
+namespace ag = balancekit::aggregation;
+
+namespace {
+using L = small_limits;
+using state_t = ag::occupancy_state<L, 4>;
+constexpr std::uint32_t hz = 250;        // Debian's: EPOCH_PERIOD = HZ/100 = 2 jiffies
+constexpr std::uint64_t ms = 1'000'000;  // ns
+constexpr std::uint64_t mib = std::uint64_t{1} << 20;
+}  // namespace
+
+TEST_CASE("The thread and footprint limits follow the worked example of a 32 MB LLC with 8 cores",
+          "[aggregation][examples]") {
+  // The series' own comment (v1 19/19): 8 cores of 2 threads share a 32 MB L3.
+  constexpr std::uint64_t llc_cpus = 16;
+  constexpr std::uint64_t smt = 2;
+  SECTION("tolerance 1: more than 8 running threads, or an RSS of 32 MB, exceed the LLC") {
+    STATIC_REQUIRE_FALSE(ag::exceeds_llc_threads(8, smt, llc_cpus, 1));
+    STATIC_REQUIRE(ag::exceeds_llc_threads(9, smt, llc_cpus, 1));
+    STATIC_REQUIRE_FALSE(ag::exceeds_llc_footprint(32 * mib - 1, 32 * mib, 1));
+    STATIC_REQUIRE(ag::exceeds_llc_footprint(32 * mib, 32 * mib, 1));  // `llc <= rss`: reaching it is enough
+  }
+  SECTION("tolerance 99: an RSS of (1 + 98 * 256) * 32 MB = 784 GB exceeds it") {
+    constexpr std::uint64_t limit = (1 + 98 * 256) * 32 * mib;
+    STATIC_REQUIRE(limit == 841'847'144'448);  // 784.03 GiB
+    STATIC_REQUIRE_FALSE(ag::exceeds_llc_footprint(limit - 1, 32 * mib, 99));
+    STATIC_REQUIRE(ag::exceeds_llc_footprint(limit, 32 * mib, 99));
+  }
+  SECTION("tolerance 99: the formula allows 792 running threads, where the comment says 785") {
+    // exceed_llc_nr(): nr_running_avg * smt > scale(1) * sd_llc_size = 99 * 16, so the
+    // limit is 792 threads. The comment's "785 = 1 + (99 - 1) * 8" scales the core count
+    // instead; the formula is the oracle (it is what runs), and the two agree at
+    // tolerance 1 (8 threads).
+    STATIC_REQUIRE_FALSE(ag::exceeds_llc_threads(785, smt, llc_cpus, 99));
+    STATIC_REQUIRE_FALSE(ag::exceeds_llc_threads(792, smt, llc_cpus, 99));
+    STATIC_REQUIRE(ag::exceeds_llc_threads(793, smt, llc_cpus, 99));
+  }
+  SECTION("tolerance 0 turns aggregation off; 100 and above lift both limits") {
+    STATIC_REQUIRE(ag::exceeds_llc_footprint(0, 32 * mib, 0));
+    STATIC_REQUIRE(ag::exceeds_llc_threads(1, smt, llc_cpus, 0));
+    STATIC_REQUIRE_FALSE(ag::exceeds_llc_threads(1'000'000, smt, llc_cpus, 100));
+    STATIC_REQUIRE_FALSE(ag::exceeds_llc_footprint(std::uint64_t{1} << 60, 32 * mib, 250));
+  }
+}
+
+TEST_CASE("Occupancy is the process's share of the CPU's runtime, halved every epoch", "[aggregation]") {
+  test::balance_machine<L> m;
+  REQUIRE(test::build_balance_machine({"l3:2 core:4"}, m).empty());
+  auto st = std::make_unique<state_t>();
+  const ag::occupancy_tunables tun{};
+  REQUIRE(tun.period(hz) == 2);
+  const ag::process_facts two{2, 0};
+  // Jiffy 0: process 0 and process 1 run 4 ms each on CPU 0.
+  REQUIRE(ag::account(*st, *m.tree, 0, 0, 4 * ms, 0, two, 32 * mib, tun, hz));
+  REQUIRE(ag::account(*st, *m.tree, 0, 1, 4 * ms, 0, two, 32 * mib, tun, hz));
+  CHECK(ag::occupancy(*st, 0, 0, 0, 2) == 1024 * 4 * ms / (8 * ms + 1));  // 511
+  // Jiffy 3: ceil(3 / 2) = 2 epochs passed, both runtimes were quartered, then process 0
+  // ran 2 ms more: 3 ms of the CPU's 4 ms.
+  REQUIRE(ag::account(*st, *m.tree, 0, 0, 2 * ms, 3, two, 32 * mib, tun, hz));
+  CHECK(st->cpus[0].epoch == 2);
+  CHECK(st->cpus[0].epoch_next == 4);
+  CHECK(ag::occupancy(*st, 0, 0, 3, 2) == 1024 * 3 * ms / (4 * ms + 1));  // 767
+  CHECK(ag::occupancy(*st, 0, 1, 3, 2) == 1024 * 1 * ms / (4 * ms + 1));  // 255
+  // 64 epochs later nothing is left of either (a shift by 64 or more empties, as __shr_u64).
+  CHECK(ag::occupancy(*st, 0, 0, 3 + 2 * 64, 2) == 0);
+}
+
+TEST_CASE("A preference lapses without a scan for five epochs, with one thread, or over a limit", "[aggregation]") {
+  test::balance_machine<L> m;
+  REQUIRE(test::build_balance_machine({"l3:2 core:4"}, m).empty());
+  auto st = std::make_unique<state_t>();
+  const ag::occupancy_tunables tun{};
+  const ag::process_facts four{4, 0};
+  st->processes[0].preferred_cpu = 5;  // scanned at CPU epoch 0
+  // Jiffy 10: epoch 5 on CPU 1 (ceil(10 / 2)); 5 - 0 is not more than 5.
+  REQUIRE(ag::account(*st, *m.tree, 1, 0, ms, 10, four, 32 * mib, tun, hz));
+  CHECK(st->processes[0].preferred_cpu == 5);
+  // Jiffy 12: epoch 6.
+  REQUIRE(ag::account(*st, *m.tree, 1, 0, ms, 12, four, 32 * mib, tun, hz));
+  CHECK(st->processes[0].preferred_cpu == no_cpu);
+
+  st->processes[0].preferred_cpu = 5;
+  st->processes[0].epoch = st->cpus[1].epoch;
+  REQUIRE(ag::account(*st, *m.tree, 1, 0, ms, 12, {1, 0}, 32 * mib, tun, hz));
+  CHECK(st->processes[0].preferred_cpu == no_cpu);  // one thread
+
+  st->processes[0].preferred_cpu = 5;
+  REQUIRE(ag::account(*st, *m.tree, 1, 0, ms, 12, {4, 32 * mib}, 32 * mib, tun, hz));
+  CHECK(st->processes[0].preferred_cpu == no_cpu);  // the footprint fills the LLC
+}
+
+TEST_CASE("Three threads on an 8-CPU LLC beat two on a 4-CPU LLC: the sum, not the average, picks the LLC",
+          "[aggregation][examples]") {
+  // LLC 0 holds CPUs 0-3 (4-7 offline), LLC 1 holds CPUs 8-15. The process runs alone on
+  // CPUs 0 and 1 and on 8, 9 and 10: per CPU, LLC 0 is busier (2 of 4 against 3 of 8), but
+  // LLC 1 has more of the process.
+  test::balance_machine<L> m;
+  REQUIRE(test::build_balance_machine({"l3:2 core:8", "", "", "4-7"}, m).empty());
+  auto st = std::make_unique<state_t>();
+  const ag::occupancy_tunables tun{};
+  const ag::process_facts five{5, 0};
+  for (const std::size_t c : {0UL, 1UL, 8UL, 9UL, 10UL}) REQUIRE(ag::account(*st, *m.tree, c, 0, 4 * ms, 0, five, 32 * mib, tun, hz));
+  const std::uint64_t full = 1024 * 4 * ms / (4 * ms + 1);  // 1023
+  const auto r = ag::scan(*st, *m.tree, 0, 0, 0, cpumask<L::max_cpus>{}, five, 32 * mib, tun, hz);
+  REQUIRE(r);
+  CHECK(r->scanned);
+  CHECK(r->best_sum == 3 * full);
+  CHECK(r->best_cpu == 8);  // the first of equally busy CPUs
+  CHECK(r->switched);
+  CHECK(ag::preferred_llc(*st, *m.tree, 0) == m.tree->llc_id(8));
+
+  SECTION("a second scan in the same epoch does nothing (next_scan)") {
+    const auto again = ag::scan(*st, *m.tree, 0, 0, 1, cpumask<L::max_cpus>{}, five, 32 * mib, tun, hz);
+    REQUIRE(again);
+    CHECK_FALSE(again->scanned);
+  }
+  SECTION("the preference moves only to an LLC with more than twice the current one's sum") {
+    // Jiffy 2 (one epoch: everything halves): the process now also runs on CPUs 2 and 3,
+    // and LLC 1 has its 3 CPUs: LLC 0 sums 4 full CPUs' worth against LLC 1's 3 — not twice.
+    for (const std::size_t c : {0UL, 1UL, 2UL, 3UL}) REQUIRE(ag::account(*st, *m.tree, c, 0, 4 * ms, 2, five, 32 * mib, tun, hz));
+    const auto stay = ag::scan(*st, *m.tree, 0, 0, 2, cpumask<L::max_cpus>{}, five, 32 * mib, tun, hz);
+    REQUIRE(stay);
+    CHECK(stay->best_cpu == 0);
+    CHECK(stay->current_sum > 0);
+    CHECK(stay->best_sum <= 2 * stay->current_sum);
+    CHECK_FALSE(stay->switched);
+    CHECK(ag::preferred_llc(*st, *m.tree, 0) == m.tree->llc_id(8));
+  }
+}
+
+TEST_CASE("The running-thread average moves by a quarter of the LLC's CPUs' divisor, at least 2", "[aggregation]") {
+  // update_avg_scale(): divisor clamp(sd_llc_size / 4, 2, 8); a 4-CPU LLC gives 2.
+  test::balance_machine<L> m;
+  REQUIRE(test::build_balance_machine({"l3:2 core:4"}, m).empty());
+  auto st = std::make_unique<state_t>();
+  const ag::occupancy_tunables tun{};
+  const ag::process_facts three{3, 0};
+  const auto running = cpumask<L::max_cpus>::range(0, 2);  // three threads running
+  std::uint64_t expect[] = {1, 2, 2};                       // 0 + 3/2, 1 + 2/2, 2 + 1/2 (truncated)
+  for (int i = 0; i < 3; ++i) {
+    const auto r = ag::scan(*st, *m.tree, 0, 0, static_cast<jiffies_t>(2 * i), running, three, 32 * mib, tun, hz);
+    REQUIRE(r);
+    REQUIRE(r->scanned);
+    CHECK(st->processes[0].nr_running_avg == expect[i]);
+  }
+}
+
+TEST_CASE("An unknown process or an offline CPU is refused with its index named", "[aggregation][bad-input]") {
+  test::balance_machine<L> m;
+  REQUIRE(test::build_balance_machine({"l3:2 core:4", "", "", "7"}, m).empty());
+  auto st = std::make_unique<state_t>();
+  const ag::occupancy_tunables tun{};
+  const status p = ag::account(*st, *m.tree, 0, 4, ms, 0, {2, 0}, 32 * mib, tun, hz);
+  REQUIRE_FALSE(p);
+  CHECK(p.error_value().code == errc::out_of_range);
+  CHECK(p.error_value().message.view() == "aggregation: process 4 is not one of the state's 4 processes");
+  const status c = ag::account(*st, *m.tree, 7, 0, ms, 0, {2, 0}, 32 * mib, tun, hz);
+  REQUIRE_FALSE(c);
+  CHECK(c.error_value().message.view() == "aggregation: CPU 7 is not an online CPU of the domains");
+  CHECK(st->cpus[7].runtime == 0);  // nothing half-applied
+  CHECK_FALSE(ag::scan(*st, *m.tree, 9, 0, 0, cpumask<L::max_cpus>{}, {2, 0}, 32 * mib, tun, hz));
+}
