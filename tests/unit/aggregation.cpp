@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "support/balance_machine.hpp"
 
@@ -172,4 +173,89 @@ TEST_CASE("An unknown process or an offline CPU is refused with its index named"
   CHECK(c.error_value().message.view() == "aggregation: CPU 7 is not an online CPU of the domains");
   CHECK(st->cpus[7].runtime == 0);  // nothing half-applied
   CHECK_FALSE(ag::scan(*st, *m.tree, 9, 0, 0, cpumask<L::max_cpus>{}, {2, 0}, 32 * mib, tun, hz));
+}
+
+namespace {
+// One cell of the patch's decision matrix: LLC utilizations in percent of a capacity of
+// 100, a task of utilization 0.
+constexpr ag::llc_mig cell(std::uint64_t src, std::uint64_t dst, bool to_pref) {
+  return ag::can_migrate_llc({src, 100}, {dst, 100}, 0, to_pref);
+}
+constexpr auto Y = ag::llc_mig::llc;
+constexpr auto N = ag::llc_mig::forbid;
+constexpr auto G = ag::llc_mig::unrestricted;
+}  // namespace
+
+TEST_CASE("can_migrate_llc follows its formula; the patch's matrix agrees in all but six cells",
+          "[aggregation][llc-mig]") {
+  // By hand from the formula (50 % busy, 20 % imbalance, util_greater multiplicative):
+  // both LLCs busy (>= 50) -> G. Into the preferred LLC: N when dst is busy and
+  // dst * 100 > src * 120. Out of it: N when src is not busy or src * 100 <= dst * 120.
+  SECTION("into the preferred LLC") {
+    STATIC_REQUIRE(cell(30, 30, true) == Y);
+    STATIC_REQUIRE(cell(30, 40, true) == Y);
+    STATIC_REQUIRE(cell(30, 60, true) == N);   // table: N
+    STATIC_REQUIRE(cell(50, 30, true) == Y);
+    STATIC_REQUIRE(cell(60, 40, true) == Y);
+    STATIC_REQUIRE(cell(50, 50, true) == G);
+    STATIC_REQUIRE(cell(60, 60, true) == G);
+    // Where the patch comment's matrix says Y: 50 is busy and 50 > 30 * 1.2 (or 40 * 1.2).
+    STATIC_REQUIRE(cell(30, 50, true) == N);
+    STATIC_REQUIRE(cell(40, 50, true) == N);
+    STATIC_REQUIRE(cell(40, 60, true) == N);
+  }
+  SECTION("out of the preferred LLC") {
+    STATIC_REQUIRE(cell(30, 30, false) == N);
+    STATIC_REQUIRE(cell(40, 60, false) == N);
+    STATIC_REQUIRE(cell(60, 30, false) == Y);  // table: Y
+    STATIC_REQUIRE(cell(50, 50, false) == G);
+    STATIC_REQUIRE(cell(60, 50, false) == G);
+    // Where the matrix says N: 50 is busy (not < 50) and 50 > 30 * 1.2, 50 > 40 * 1.2,
+    // 60 > 40 * 1.2. (The matrix reads as an additive "more than 20 points apart".)
+    STATIC_REQUIRE(cell(50, 30, false) == Y);
+    STATIC_REQUIRE(cell(50, 40, false) == Y);
+    STATIC_REQUIRE(cell(60, 40, false) == Y);
+  }
+  SECTION("every cell of both matrices") {
+    // Rows src 30, 40, 50, 60; columns dst 30, 40, 50, 60; by hand from the rule above.
+    constexpr std::uint64_t at[] = {30, 40, 50, 60};
+    constexpr ag::llc_mig into[4][4] = {{Y, Y, N, N}, {Y, Y, N, N}, {Y, Y, G, G}, {Y, Y, G, G}};
+    constexpr ag::llc_mig out[4][4] = {{N, N, N, N}, {N, N, N, N}, {Y, Y, G, G}, {Y, Y, G, G}};
+    // The patch comment's matrices, for the count of cells where they agree.
+    constexpr ag::llc_mig into_comment[4][4] = {{Y, Y, Y, N}, {Y, Y, Y, Y}, {Y, Y, G, G}, {Y, Y, G, G}};
+    constexpr ag::llc_mig out_comment[4][4] = {{N, N, N, N}, {N, N, N, N}, {N, N, G, G}, {Y, N, G, G}};
+    int agree = 0;
+    for (std::size_t i = 0; i < 4; ++i)
+      for (std::size_t j = 0; j < 4; ++j) {
+        INFO("src " << at[i] << " dst " << at[j]);
+        CHECK(cell(at[i], at[j], true) == into[i][j]);
+        CHECK(cell(at[i], at[j], false) == out[i][j]);
+        agree += (into[i][j] == into_comment[i][j]) + (out[i][j] == out_comment[i][j]);
+      }
+    CHECK(agree == 32 - 6);
+  }
+  SECTION("the task's own utilization is moved before the comparison") {
+    // src 70 of 100 (busy), dst 20: moving a task of 25 leaves 45 and 45; out of the
+    // preferred LLC that drains it below busy -> N; the same move into a preferred dst
+    // leaves it at 45, not busy -> Y.
+    STATIC_REQUIRE(ag::can_migrate_llc({70, 100}, {20, 100}, 25, false) == N);
+    STATIC_REQUIRE(ag::can_migrate_llc({70, 100}, {20, 100}, 25, true) == Y);
+    // A task bigger than the source's utilization leaves 0, not a wrapped-around value.
+    STATIC_REQUIRE(ag::can_migrate_llc({10, 100}, {45, 100}, 30, true) == N);
+  }
+  SECTION("an LLC without statistics leaves the decision to generic balancing") {
+    STATIC_REQUIRE(ag::can_migrate_llc({30, 100, false}, {30, 100}, 0, true) == G);
+  }
+}
+
+TEST_CASE("A move is into or out of the preferred LLC only across LLCs and with a preference",
+          "[aggregation][llc-mig]") {
+  test::balance_machine<L> m;
+  REQUIRE(test::build_balance_machine({"l3:3 core:4"}, m).empty());  // LLCs 0-3, 4-7, 8-11
+  const auto& tree = *m.tree;
+  CHECK(ag::towards_preferred(tree, 0, 5, 4) == std::optional<bool>{true});
+  CHECK(ag::towards_preferred(tree, 5, 0, 4) == std::optional<bool>{false});
+  CHECK_FALSE(ag::towards_preferred(tree, 0, 9, 4));  // neither is the preferred LLC
+  CHECK_FALSE(ag::towards_preferred(tree, 4, 5, 4));  // inside one LLC
+  CHECK_FALSE(ag::towards_preferred(tree, 0, 5, no_cpu));
 }

@@ -1,12 +1,14 @@
 /// \file
-/// Aggregation (seed 001), part 1: occupancy accounting and the preferred LLC, as the
-/// cache-aware scheduling series keeps them ("sched: Cache aware load-balancing", Peter
-/// Zijlstra, Chen Yu, Tim Chen; v1 Oct 2025 to v4 Apr 2026, queued in PZ's
-/// queue.git sched/cache; reference/seed-proposals.md §2.2–2.4).
+/// Aggregation (seed 001), part 1: occupancy accounting, the preferred LLC and the
+/// migration hint of the LLC-centric baseline, as the cache-aware scheduling series keeps
+/// them ("sched: Cache aware load-balancing", Peter Zijlstra, Chen Yu, Tim Chen; v1 Oct
+/// 2025 to v4 Apr 2026, queued in PZ's queue.git sched/cache; reference/seed-proposals.md
+/// §2.2–2.5).
 ///
 /// kernel: account_mm_sched(), __update_mm_sched(), fraction_mm_sched(),
 /// task_tick_cache(), task_cache_work(), update_avg_scale(), exceed_llc_nr(),
-/// exceed_llc_capacity(), get_sched_cache_scale().
+/// exceed_llc_capacity(), get_sched_cache_scale(), can_migrate_llc(),
+/// can_migrate_llc_task().
 ///
 /// What a process is. The kernel aggregates the threads of one mm; here a *process* is a
 /// task group the embedder names by index (0 .. MaxProcesses − 1), so that any grouping —
@@ -33,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string_view>
 
 #include <balancekit/core/cpumask.hpp>
@@ -276,6 +279,73 @@ constexpr result<scan_result> scan(occupancy_state<L, M>& st, const domain_tree<
   const auto diff = static_cast<std::int64_t>(nr_running) - static_cast<std::int64_t>(p.nr_running_avg);
   p.nr_running_avg = static_cast<std::uint64_t>(static_cast<std::int64_t>(p.nr_running_avg) + diff / divisor);
   return r;
+}
+
+// -- the LLC-centric baseline's migration hint ------------------------------------------
+
+/// kernel: enum llc_mig — what cache-aware balancing says of one migration.
+enum class llc_mig : std::uint8_t {
+  forbid,        ///< N: respect the LLC preference, do not move
+  llc,           ///< Y: move, for the preference
+  unrestricted,  ///< G: no opinion; generic load balancing decides
+};
+
+/// The knobs of the migration hint (debugfs sched/llc_balancing/…), the series' defaults.
+struct llc_balance_tunables {
+  std::uint32_t overaggr_pct = 50;  ///< llc_overload_pct: an LLC is busy from this share of its capacity
+  std::uint32_t imb_pct = 20;       ///< llc_imb_pct: how much busier counts as busier
+};
+
+/// An LLC's utilization and capacity as the last periodic balance recorded them
+/// (get_llc_stats()); `known` is false before any was recorded.
+struct llc_stats {
+  std::uint64_t util = 0;
+  std::uint64_t capacity = 0;
+  bool known = true;
+};
+
+/// kernel: fits_llc_capacity(): the LLC is not busy.
+[[nodiscard]] constexpr bool fits_llc_capacity(std::uint64_t util, std::uint64_t capacity, std::uint32_t pct) noexcept {
+  return util * 100 < capacity * pct;
+}
+/// kernel: util_greater(): `a` is more than imb_pct percent above `b`.
+[[nodiscard]] constexpr bool util_greater(std::uint64_t a, std::uint64_t b, std::uint32_t imb_pct) noexcept {
+  return a * 100 > b * (100 + imb_pct);
+}
+
+/// kernel: can_migrate_llc() (v1 03/19): moving a task of utilization `tsk_util` from `src`
+/// to `dst`, towards the process's preferred LLC (`to_pref`) or out of it. Both LLCs busy
+/// (before the move): generic balancing decides. Into the preferred LLC: refused only when
+/// it would then be busy and more than imb_pct above the source. Out of it: refused when
+/// the preferred LLC would no longer be busy, or would not stay more than imb_pct above
+/// the destination — the higher bar to leave is the hysteresis against ping-pong.
+[[nodiscard]] constexpr llc_mig can_migrate_llc(const llc_stats& src, const llc_stats& dst, std::uint64_t tsk_util,
+                                                bool to_pref, const llc_balance_tunables& t = {}) noexcept {
+  if (!src.known || !dst.known) return llc_mig::unrestricted;
+  if (!fits_llc_capacity(dst.util, dst.capacity, t.overaggr_pct) &&
+      !fits_llc_capacity(src.util, src.capacity, t.overaggr_pct))
+    return llc_mig::unrestricted;
+  const std::uint64_t src_after = src.util < tsk_util ? 0 : src.util - tsk_util;
+  const std::uint64_t dst_after = dst.util + tsk_util;
+  if (to_pref) {
+    if (!fits_llc_capacity(dst_after, dst.capacity, t.overaggr_pct) && util_greater(dst_after, src_after, t.imb_pct))
+      return llc_mig::forbid;
+  } else if (fits_llc_capacity(src_after, src.capacity, t.overaggr_pct) || !util_greater(src_after, dst_after, t.imb_pct)) {
+    return llc_mig::forbid;
+  }
+  return llc_mig::llc;
+}
+
+/// kernel: can_migrate_llc_task(): which way a move from `src_cpu` to `dst_cpu` goes for a
+/// process whose preferred CPU is `preferred_cpu` — into its preferred LLC (true), out of
+/// it (false), or neither (no preference, the same LLC, or two other LLCs: nothing).
+template <limits_pack L>
+[[nodiscard]] constexpr std::optional<bool> towards_preferred(const domain_tree<L>& tree, std::size_t src_cpu,
+                                                              std::size_t dst_cpu, std::size_t preferred_cpu) {
+  if (preferred_cpu == no_cpu || tree.cpus_share_cache(src_cpu, dst_cpu)) return std::nullopt;
+  if (tree.cpus_share_cache(dst_cpu, preferred_cpu)) return true;
+  if (tree.cpus_share_cache(src_cpu, preferred_cpu)) return false;
+  return std::nullopt;
 }
 
 /// The preferred LLC of a process, as the id of its LLC (`domain_tree::llc_id`), or
