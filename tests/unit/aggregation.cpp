@@ -5,10 +5,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "support/balance_machine.hpp"
 
@@ -258,4 +260,49 @@ TEST_CASE("A move is into or out of the preferred LLC only across LLCs and with 
   CHECK_FALSE(ag::towards_preferred(tree, 0, 9, 4));  // neither is the preferred LLC
   CHECK_FALSE(ag::towards_preferred(tree, 4, 5, 4));  // inside one LLC
   CHECK_FALSE(ag::towards_preferred(tree, 0, 5, no_cpu));
+}
+
+TEST_CASE("The affinity order runs from the preferred LLC through its node, then nodes by distance",
+          "[aggregation][scope]") {
+  // Four nodes on a ring (0-1-2-3-0, distance 20 to a neighbour, 30 across), two LLCs of two
+  // cores each per node: LLC ids 0, 2 (node 0), 4, 6 (node 1), 8, 10 (node 2), 12, 14 (node 3).
+  test::balance_machine<L> m;
+  REQUIRE(test::build_balance_machine(
+              {"package:4 numa:1 l3:2 core:2", "10 20 30 20;20 10 20 30;30 20 10 20;20 30 20 10"}, m)
+              .empty());
+  static_vector<std::size_t, L::max_cpus> order;
+  auto as_vector = [&] { return std::vector<std::size_t>(order.begin(), order.end()); };
+  SECTION("from node 0: its other LLC, then nodes 1 and 3 (20; node 1 is nearer by index), then node 2 (30)") {
+    ag::affinity_order(*m.topo, *m.tree, 3, order);  // CPU 3 is in LLC 2
+    CHECK(as_vector() == std::vector<std::size_t>{2, 0, 4, 6, 12, 14, 8, 10});
+  }
+  SECTION("from node 2: nodes 1 and 3 are both one index away; the lower, 1, first") {
+    ag::affinity_order(*m.topo, *m.tree, 9, order);  // LLC 8
+    CHECK(as_vector() == std::vector<std::size_t>{8, 10, 4, 6, 12, 14, 0, 2});
+  }
+}
+
+TEST_CASE("Every affinity order is a permutation of the LLCs with non-decreasing node distance",
+          "[aggregation][scope]") {
+  // T8 (opteron64's distances, machines.hpp: nodes 1 and 2 two hops apart), 2 LLCs per node.
+  test::balance_machine<L> m;
+  REQUIRE(test::build_balance_machine({"package:8 numa:1 l3:2 core:2",
+                                       "10 16 16 22 16 22 16 22;16 10 22 16 22 16 22 22;16 22 10 16 22 22 16 22;"
+                                       "22 16 16 10 16 16 22 16;16 22 22 16 10 22 22 16;22 16 22 16 22 10 16 22;"
+                                       "16 22 16 22 22 16 10 16;22 22 22 16 16 22 16 10"},
+                                      m)
+              .empty());
+  static_vector<std::size_t, L::max_cpus> order;
+  for (std::size_t c : m.tree->cpu_map()) {
+    ag::affinity_order(*m.topo, *m.tree, c, order);
+    INFO("preferred CPU " << c);
+    REQUIRE(order.size() == 16);
+    CHECK(order[0] == m.tree->llc_id(c));
+    std::vector<std::size_t> sorted(order.begin(), order.end());
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
+    const std::size_t home = m.topo->node_of(c);
+    for (std::size_t i = 1; i < order.size(); ++i)
+      CHECK(m.topo->distance(home, m.topo->node_of(order[i - 1])) <= m.topo->distance(home, m.topo->node_of(order[i])));
+  }
 }

@@ -1,5 +1,5 @@
 /// \file
-/// Aggregation (seed 001), part 1: occupancy accounting, the preferred LLC and the
+/// Aggregation (seed 001) so far: occupancy accounting, the preferred LLC and the
 /// migration hint of the LLC-centric baseline, as the cache-aware scheduling series keeps
 /// them ("sched: Cache aware load-balancing", Peter Zijlstra, Chen Yu, Tim Chen; v1 Oct
 /// 2025 to v4 Apr 2026, queued in PZ's queue.git sched/cache; reference/seed-proposals.md
@@ -27,6 +27,10 @@
 /// the process has not been scanned for `affinity_timeout` epochs, runs one thread, or
 /// exceeds the LLC's thread or footprint limit, both scaled by `aggr_tolerance`.
 ///
+/// The topology-aware scope of seed 001 starts with its affinity order of LLCs
+/// (`affinity_order`); the scope itself, the pack member and its wiring are to come
+/// (docs/aggregation.md).
+///
 /// Everything is caller-owned state and pure functions over it; nothing allocates.
 #pragma once
 
@@ -43,7 +47,9 @@
 #include <balancekit/core/index.hpp>
 #include <balancekit/core/limits.hpp>
 #include <balancekit/core/units.hpp>
+#include <balancekit/core/static_vector.hpp>
 #include <balancekit/domains/domain_tree.hpp>
+#include <balancekit/topology/topology.hpp>
 
 namespace balancekit::aggregation {
 
@@ -346,6 +352,60 @@ template <limits_pack L>
   if (tree.cpus_share_cache(dst_cpu, preferred_cpu)) return true;
   if (tree.cpus_share_cache(src_cpu, preferred_cpu)) return false;
   return std::nullopt;
+}
+
+// -- the topology-aware scope (seed 001) ---------------------------------------------------
+
+/// The LLCs of `tree` in affinity order from the LLC of `preferred_cpu` outward, as ids
+/// (`domain_tree::llc_id`, an LLC's first CPU), into `out`: the preferred LLC; the other
+/// LLCs of its node, nearest position first (the series orders them by a synthetic LLC
+/// distance matrix it calls "no physical meaning"; ours is the difference of their
+/// positions in the node, the lower id on a tie); then the other nodes by the total order
+/// (distance, |node − preferred node|, the lower node) of the series' 02/23 as Tim Chen
+/// reduced it, each node's LLCs ascending. An LLC belongs to the node of its first CPU.
+/// The scope of seed 001 is a prefix of this sequence.
+template <limits_pack L>
+constexpr void affinity_order(const topology<L>& topo, const domain_tree<L>& tree, std::size_t preferred_cpu,
+                              static_vector<std::size_t, L::max_cpus>& out) {
+  out.clear();
+  const std::size_t pref_llc = tree.llc_id(preferred_cpu);
+  const std::size_t pref_node = topo.node_of(preferred_cpu);
+  static_vector<std::size_t, L::max_cpus> llcs;  // every LLC id, ascending
+  for (std::size_t c : tree.cpu_map())
+    if (tree.llc_id(c) == c) llcs.push_back(c);
+  // The preferred node: position difference from the preferred LLC.
+  static_vector<std::size_t, L::max_cpus> home;
+  for (std::size_t l : llcs)
+    if (topo.node_of(l) == pref_node) home.push_back(l);
+  std::size_t at = 0;
+  while (home[at] != pref_llc) ++at;
+  out.push_back(pref_llc);
+  for (std::size_t d = 1; out.size() < home.size(); ++d) {
+    if (at >= d) out.push_back(home[at - d]);
+    if (at + d < home.size()) out.push_back(home[at + d]);
+  }
+  // The other nodes, nearest first.
+  auto before = [&](std::size_t a, std::size_t b) {
+    const std::uint16_t da = topo.distance(pref_node, a);
+    const std::uint16_t db = topo.distance(pref_node, b);
+    if (da != db) return da < db;
+    const std::size_t ga = a > pref_node ? a - pref_node : pref_node - a;
+    const std::size_t gb = b > pref_node ? b - pref_node : pref_node - b;
+    if (ga != gb) return ga < gb;
+    return std::min(a, pref_node) < std::min(b, pref_node);
+  };
+  static_vector<std::size_t, L::max_cpus> nodes;
+  for (std::size_t l : llcs) {
+    const std::size_t n = topo.node_of(l);
+    if (n == pref_node || std::find(nodes.begin(), nodes.end(), n) != nodes.end()) continue;
+    std::size_t i = nodes.size();
+    nodes.push_back(n);
+    for (; i > 0 && before(n, nodes[i - 1]); --i) nodes[i] = nodes[i - 1];
+    nodes[i] = n;
+  }
+  for (std::size_t n : nodes)
+    for (std::size_t l : llcs)
+      if (topo.node_of(l) == n) out.push_back(l);
 }
 
 /// The preferred LLC of a process, as the id of its LLC (`domain_tree::llc_id`), or
