@@ -51,6 +51,17 @@ struct sim_workload {
   }
 };
 
+// A workload of any kind: hogs only or a mix, some pinned or none, released or forked.
+sim_workload any_workload() {
+  sim_workload w;
+  w.seed = *rc::gen::noShrink(rc::gen::arbitrary<std::uint64_t>());
+  w.tasks_per_100_cpus = *rc::gen::elementOf(std::vector<unsigned>{25, 100, 200});
+  w.hogs_only = *rc::gen::arbitrary<bool>();
+  w.pinned = *rc::gen::arbitrary<bool>();
+  w.released = *rc::gen::arbitrary<bool>();
+  return w;
+}
+
 struct planned {
   model::sim_task<L> task;
   mask final_allowed;
@@ -139,22 +150,31 @@ std::string describe(const bc::machine_shape& m, const sim_workload& w) {
 
 std::size_t migrations(const sim_t& s) { return s.metrics().balance_migrations(); }
 
+// A small random machine with a workload of any kind, planned (machines that do not build
+// are skipped).
+struct random_case {
+  world wd;
+  std::vector<planned> plan;
+  std::size_t pile = 0;
+};
+std::unique_ptr<random_case> any_case() {
+  auto c = std::make_unique<random_case>();
+  const bc::machine_shape shape = *test::small_machine();
+  RC_PRE(build(shape, c->wd));
+  const sim_workload w = any_workload();
+  RC_LOG() << shape << ' ' << w << '\n';
+  c->plan = plan(w, c->wd, c->pile);
+  return c;
+}
+
 }  // namespace
 
 TEST_CASE("Simulated runs conserve tasks and CPU time, keep affinity, and repeat exactly", "[simulator][conservation][determinism]") {
   REQUIRE(test::check("simulator: conservation and determinism", 40, [] {
-    const bc::machine_shape shape = *test::small_machine();
-    world wd;
-    RC_PRE(build(shape, wd));
-    sim_workload w;
-    w.seed = *rc::gen::noShrink(rc::gen::arbitrary<std::uint64_t>());
-    w.tasks_per_100_cpus = *rc::gen::elementOf(std::vector<unsigned>{25, 100, 200});
-    w.hogs_only = *rc::gen::arbitrary<bool>();
-    w.pinned = *rc::gen::arbitrary<bool>();
-    w.released = *rc::gen::arbitrary<bool>();
-    RC_LOG() << shape << ' ' << w << '\n';
-    std::size_t pile = 0;
-    const auto p = plan(w, wd, pile);
+    const auto c = any_case();
+    const world& wd = c->wd;
+    const auto& p = c->plan;
+    const std::size_t pile = c->pile;
     auto a = std::make_unique<sim_t>(*wd.tree);
     a->reset();
     run(*a, p, pile, 20 * ms, 300 * ms);
@@ -172,18 +192,10 @@ TEST_CASE("Balances that read kept group sums decide exactly as balances that sc
   // every CPU of every group: every migration (when, which balance, what, from, to, at
   // which level) and every task's CPU time and utilization must agree.
   REQUIRE(test::check("simulator: kept group sums", 40, [] {
-    const bc::machine_shape shape = *test::small_machine();
-    world wd;
-    RC_PRE(build(shape, wd));
-    sim_workload w;
-    w.seed = *rc::gen::noShrink(rc::gen::arbitrary<std::uint64_t>());
-    w.tasks_per_100_cpus = *rc::gen::elementOf(std::vector<unsigned>{25, 100, 200});
-    w.hogs_only = *rc::gen::arbitrary<bool>();
-    w.pinned = *rc::gen::arbitrary<bool>();
-    w.released = *rc::gen::arbitrary<bool>();
-    RC_LOG() << shape << ' ' << w << '\n';
-    std::size_t pile = 0;
-    const auto p = plan(w, wd, pile);
+    const auto c = any_case();
+    const world& wd = c->wd;
+    const auto& p = c->plan;
+    const std::size_t pile = c->pile;
     auto kept = std::make_unique<sim_t>(*wd.tree);
     kept->reset();
     auto scanned = std::make_unique<sim_t>(*wd.tree);
