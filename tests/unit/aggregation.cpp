@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -305,4 +306,57 @@ TEST_CASE("Every affinity order is a permutation of the LLCs with non-decreasing
     for (std::size_t i = 1; i < order.size(); ++i)
       CHECK(m.topo->distance(home, m.topo->node_of(order[i - 1])) <= m.topo->distance(home, m.topo->node_of(order[i])));
   }
+}
+
+TEST_CASE("The RFC's scope is the shortest prefix under 50 % busy; ours grows at 80 % and shrinks below 40 %",
+          "[aggregation][scope]") {
+  // Eight LLCs of 16 CPUs (capacity 16384 each), as on hygon384.
+  constexpr std::array<std::uint64_t, 8> llc{16384, 16384, 16384, 16384, 16384, 16384, 16384, 16384};
+  SECTION("the RFC's rule, by hand: under 50 % of 16384 k LLCs' capacity") {
+    STATIC_REQUIRE(ag::next_scope(llc, 8191, 0, ag::rfc_scope) == 1);   // 819100 < 819200
+    STATIC_REQUIRE(ag::next_scope(llc, 8192, 0, ag::rfc_scope) == 2);
+    STATIC_REQUIRE(ag::next_scope(llc, 8192, 2, ag::rfc_scope) == 2);
+    STATIC_REQUIRE(ag::next_scope(llc, 8000, 2, ag::rfc_scope) == 1);   // shrinks as soon as one fits
+    STATIC_REQUIRE(ag::next_scope(llc, 40000, 1, ag::rfc_scope) == 5);  // 40000 < 0.5 * 5 * 16384
+    STATIC_REQUIRE(ag::next_scope(llc, 70000, 1, ag::rfc_scope) == 8);  // fits nowhere: the top level
+  }
+  SECTION("ours: a scope of one LLC holds up to 80 %, and two shrink to one only below 40 %") {
+    STATIC_REQUIRE(ag::next_scope(llc, 10000, 0, ag::damped_scope) == 1);  // 61 %: the RFC would take 2
+    STATIC_REQUIRE(ag::next_scope(llc, 13107, 1, ag::damped_scope) == 1);  // 1310700 < 1310720
+    STATIC_REQUIRE(ag::next_scope(llc, 13108, 1, ag::damped_scope) == 2);
+    STATIC_REQUIRE(ag::next_scope(llc, 8000, 2, ag::damped_scope) == 2);   // 49 %: fits one, not below 40 %
+    STATIC_REQUIRE(ag::next_scope(llc, 6553, 2, ag::damped_scope) == 1);   // 655300 < 655360
+  }
+  SECTION("a demand around the RFC's threshold moves its scope at every step, and not ours") {
+    constexpr std::uint64_t demand[] = {8000, 8400, 8000, 8400, 8000, 8400};
+    std::size_t rfc = 0, ours = 0, rfc_moves = 0, our_moves = 0;
+    for (const std::uint64_t u : demand) {
+      const std::size_t r = ag::next_scope(llc, u, rfc, ag::rfc_scope);
+      const std::size_t o = ag::next_scope(llc, u, ours, ag::damped_scope);
+      rfc_moves += rfc != 0 && r != rfc ? 1U : 0U;
+      our_moves += ours != 0 && o != ours ? 1U : 0U;
+      rfc = r;
+      ours = o;
+    }
+    CHECK(rfc_moves == 5);
+    CHECK(our_moves == 0);
+  }
+}
+
+TEST_CASE("A process's utilization is each CPU's utilization times its occupancy there", "[aggregation][scope]") {
+  test::balance_machine<L> m;
+  REQUIRE(test::build_balance_machine({"l3:2 core:4"}, m).empty());
+  auto st = std::make_unique<state_t>();
+  const ag::occupancy_tunables tun{};
+  const ag::process_facts two{2, 0};
+  // Process 0 alone on CPU 0 (occupancy 1023), half of CPU 1 (511), nothing elsewhere.
+  REQUIRE(ag::account(*st, *m.tree, 0, 0, 4 * ms, 0, two, 32 * mib, tun, hz));
+  REQUIRE(ag::account(*st, *m.tree, 1, 0, 4 * ms, 0, two, 32 * mib, tun, hz));
+  REQUIRE(ag::account(*st, *m.tree, 1, 1, 4 * ms, 0, two, 32 * mib, tun, hz));
+  std::array<std::uint64_t, L::max_cpus> util{};
+  util[0] = 1024;
+  util[1] = 800;
+  util[2] = 600;  // busy with others only
+  // 1024 * 1023 / 1024 + 800 * 511 / 1024 = 1023 + 399
+  CHECK(ag::process_util(*st, *m.tree, util, 0, 0, 2) == 1023 + 399);
 }

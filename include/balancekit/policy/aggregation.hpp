@@ -27,8 +27,9 @@
 /// the process has not been scanned for `affinity_timeout` epochs, runs one thread, or
 /// exceeds the LLC's thread or footprint limit, both scaled by `aggr_tolerance`.
 ///
-/// The topology-aware scope of seed 001 starts with its affinity order of LLCs
-/// (`affinity_order`); the scope itself, the pack member and its wiring are to come
+/// The topology-aware scope of seed 001: its affinity order of LLCs (`affinity_order`),
+/// the process's utilization (`process_util`) and the scope rules (`next_scope`: the RFC's
+/// and ours, with hysteresis). The pack member and its wiring are to come
 /// (docs/aggregation.md).
 ///
 /// Everything is caller-owned state and pure functions over it; nothing allocates.
@@ -40,6 +41,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include <balancekit/core/cpumask.hpp>
@@ -406,6 +408,59 @@ constexpr void affinity_order(const topology<L>& topo, const domain_tree<L>& tre
   for (std::size_t n : nodes)
     for (std::size_t l : llcs)
       if (topo.node_of(l) == n) out.push_back(l);
+}
+
+/// How the scope is chosen. The scope is a prefix of the affinity order (a number of
+/// LLCs); a prefix *fits* a utilization under p percent when the utilization is below p
+/// percent of the prefix's summed capacity (`fits_llc_capacity` applied to the prefix).
+/// A scope grows when it no longer fits under `grow_pct`, to the shortest prefix that
+/// does; it shrinks only to a prefix that fits under `shrink_pct`. Seed 001's RFC takes the
+/// shortest prefix that fits under the baseline's 50 % every time (`rfc_scope`); with
+/// `shrink_pct` below `grow_pct` a demand between the two thresholds never moves the scope
+/// (`damped_scope`, ours, docs/aggregation.md).
+struct scope_rule {
+  std::uint32_t grow_pct = 50;
+  std::uint32_t shrink_pct = 50;
+};
+/// The RFC's rule: the shortest prefix that fits under the LLC-centric baseline's 50 %.
+inline constexpr scope_rule rfc_scope{50, 50};
+/// Ours: a scope stays while it is under 80 % busy, as the kernel's fits_capacity() margin
+/// allows one CPU; it shrinks only to a prefix that would be under 40 %. Provisional: the
+/// experiment of issue 11 is to settle both numbers.
+inline constexpr scope_rule damped_scope{80, 40};
+
+/// The shortest prefix of `capacities` (LLC capacities in affinity order) that fits `util`
+/// under `pct` percent; all of them when none does (the top level).
+[[nodiscard]] constexpr std::size_t fitting_prefix(std::span<const std::uint64_t> capacities, std::uint64_t util,
+                                                   std::uint32_t pct) noexcept {
+  std::uint64_t cap = 0;
+  for (std::size_t k = 0; k < capacities.size(); ++k) {
+    cap += capacities[k];
+    if (fits_llc_capacity(util, cap, pct)) return k + 1;
+  }
+  return capacities.size();
+}
+
+/// The next scope (a prefix length, 1..n) for a process of utilization `util` whose scope
+/// is `current` LLCs long (0: none yet).
+[[nodiscard]] constexpr std::size_t next_scope(std::span<const std::uint64_t> capacities, std::uint64_t util,
+                                               std::size_t current, const scope_rule& rule) noexcept {
+  const std::size_t grown = fitting_prefix(capacities, util, rule.grow_pct);
+  if (current == 0 || current > capacities.size() || grown > current) return grown;
+  return std::min(current, fitting_prefix(capacities, util, rule.shrink_pct));
+}
+
+/// Seed 001's estimate of a process's utilization (its 20/23): Σ over CPUs of the CPU's
+/// utilization (`cpu_util`, indexed by CPU) × the process's occupancy there (at most all
+/// of it).
+template <limits_pack L, std::size_t M>
+constexpr std::uint64_t process_util(occupancy_state<L, M>& st, const domain_tree<L>& tree,
+                                     std::span<const std::uint64_t, L::max_cpus> cpu_util, std::size_t process,
+                                     jiffies_t now, jiffies_t period) {
+  std::uint64_t sum = 0;
+  for (std::size_t c : tree.cpu_map())
+    sum += cpu_util[c] * std::min<std::uint64_t>(occupancy(st, c, process, now, period), nice_0_load) / nice_0_load;
+  return sum;
 }
 
 /// The preferred LLC of a process, as the id of its LLC (`domain_tree::llc_id`), or
