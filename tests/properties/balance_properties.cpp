@@ -344,6 +344,11 @@ struct asymmetric_case {
   std::vector<task_plan> plan;
 };
 
+// Few drawn machines are asymmetric without SMT and keep prefer_sibling, and the tests'
+// own shape conditions keep fewer: at RapidCheck's default of 10 discards per case these
+// two properties gave up about once in 10 to 35 runs of the suite (seen this session).
+constexpr int asymmetric_discard_ratio = 40;
+
 asymmetric_case draw_asymmetric(world& wd, unsigned max_per_100) {
   asymmetric_case c{*test::asymmetric_machine(), {}, {}};
   RC_PRE(build(c.shape, wd));
@@ -392,7 +397,7 @@ TEST_CASE("Work is conserved on asymmetric machines while the biggest CPUs can h
     const asymmetric_case c = draw_asymmetric(wd, 250);
     RC_PRE(test::perspective_consistent(*wd.tree));
     worst.see(rounds_to_work_conservation(wd, c.plan), describe(c.shape, c.w));
-  }));
+  }, asymmetric_discard_ratio));
 }
 
 TEST_CASE("Quiescent runs of unpinned hogs reach a fixpoint within the derived bound", "[property][balance][convergence]") {
@@ -436,7 +441,7 @@ TEST_CASE("Quiescent runs on asymmetric machines reach a fixpoint with no hog le
       }
     }
     worst.see(percent, describe(c.shape, c.w));
-  }));
+  }, asymmetric_discard_ratio));
 }
 
 TEST_CASE("No task ping-pongs in a quiescent run", "[property][balance][no-ping-pong]") {

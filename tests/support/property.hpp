@@ -1,6 +1,7 @@
 // Runs a RapidCheck property a set number of times, scaled by BALANCEKIT_PROPERTY_SCALE.
 //
 // Use inside a TEST_CASE as `REQUIRE(test::check("unique id", 200, [](...) { ... }));`.
+// A property whose preconditions discard most generated cases passes a discard ratio.
 // Like rc::check it records the id, so `RC_PARAMS="reproduce=..."` printed on failure
 // replays the minimal case. RC_PARAMS=max_success=N raises (never lowers) the count.
 #pragma once
@@ -27,12 +28,16 @@ inline int property_scale() {
   return v > 0 ? v : 1;
 }
 
+/// `discard_ratio`: how many discarded cases (RC_PRE) per required one RapidCheck accepts
+/// before it gives up (its default, 10, unless raised here); for properties whose
+/// preconditions keep only a few of the generated machines.
 template <class Testable>
-bool check(const std::string& id, int cases, Testable&& testable) {
+bool check(const std::string& id, int cases, Testable&& testable, int discard_ratio = 0) {
   using namespace rc::detail;
   const Configuration& config = configuration();
   TestParams params = config.testParams;
   params.maxSuccess = std::max(cases * property_scale(), params.maxSuccess == 100 ? 0 : params.maxSuccess);
+  params.maxDiscardRatio = std::max(params.maxDiscardRatio, discard_ratio);
   TestMetadata metadata;
   metadata.id = id;
   metadata.description = id;
