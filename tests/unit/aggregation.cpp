@@ -360,3 +360,36 @@ TEST_CASE("A process's utilization is each CPU's utilization times its occupancy
   // 1024 * 1023 / 1024 + 800 * 511 / 1024 = 1023 + 399
   CHECK(ag::process_util(*st, *m.tree, util, 0, 0, 2) == 1023 + 399);
 }
+
+TEST_CASE("Under both interplay rules a preferred LLC lies inside the preferred node", "[aggregation][alignment]") {
+  // The 4-node ring, 2 LLCs per node (ids 0, 2 | 4, 6 | 8, 10 | 12, 14).
+  test::balance_machine<L> m;
+  REQUIRE(test::build_balance_machine(
+              {"package:4 numa:1 l3:2 core:2", "10 20 30 20;20 10 20 30;30 20 10 20;20 30 20 10"}, m)
+              .empty());
+  const auto& topo = *m.topo;
+  const auto& tree = *m.tree;
+  using ag::numa_interplay;
+  SECTION("by hand") {
+    // The process prefers CPU 5 (LLC 4, node 1); NUMA balancing prefers node 2 for the task.
+    CHECK(ag::interplay(topo, tree, 5, 2, numa_interplay::numa_first) == ag::task_preference{no_cpu, 2});
+    CHECK(ag::interplay(topo, tree, 5, 2, numa_interplay::cache_first) == ag::task_preference{4, 1});
+    // They agree, or NUMA balancing is off: the LLC and its node.
+    CHECK(ag::interplay(topo, tree, 5, 1, numa_interplay::numa_first) == ag::task_preference{4, 1});
+    CHECK(ag::interplay(topo, tree, 5, no_node, numa_interplay::numa_first) == ag::task_preference{4, 1});
+    // No process preference: the node alone.
+    CHECK(ag::interplay(topo, tree, no_cpu, 3, numa_interplay::cache_first) == ag::task_preference{no_cpu, 3});
+  }
+  SECTION("every CPU, node and rule") {
+    for (const auto rule : {numa_interplay::numa_first, numa_interplay::cache_first})
+      for (std::size_t c : tree.cpu_map())
+        for (std::size_t n = 0; n <= 4; ++n) {
+          const std::size_t node = n == 4 ? no_node : n;
+          const auto p = ag::interplay(topo, tree, c, node, rule);
+          INFO("cpu " << c << " node " << n << " rule " << static_cast<int>(rule));
+          if (p.llc != no_cpu && p.node != no_node) CHECK(topo.node_of(p.llc) == p.node);
+          if (rule == numa_interplay::numa_first && node != no_node) CHECK(p.node == node);  // NUMA wins
+          if (rule == numa_interplay::cache_first) CHECK(p.llc == tree.llc_id(c));          // aggregation wins
+        }
+  }
+}

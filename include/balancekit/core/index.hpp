@@ -15,5 +15,7 @@ inline constexpr std::size_t no_cpu = static_cast<std::size_t>(-1);
 inline constexpr std::uint32_t no_task = 0xFFFFFFFFU;
 /// No group. Groups are positions in a domain's group list (`int`), 0 being the local group.
 inline constexpr int no_group = -1;
+/// No NUMA node (kernel: NUMA_NO_NODE). Node ids are `std::size_t`, as the topology's.
+inline constexpr std::size_t no_node = static_cast<std::size_t>(-1);
 
 }  // namespace balancekit

@@ -29,7 +29,8 @@
 ///
 /// The topology-aware scope of seed 001: its affinity order of LLCs (`affinity_order`),
 /// the process's utilization (`process_util`) and the scope rules (`next_scope`: the RFC's
-/// and ours, with hysteresis). The pack member and its wiring are to come
+/// and ours, with hysteresis); the NUMA interplay (`interplay`: NUMA first, as merged, or
+/// cache first, as seed 001). The pack member and its wiring are to come
 /// (docs/aggregation.md).
 ///
 /// Everything is caller-owned state and pure functions over it; nothing allocates.
@@ -461,6 +462,42 @@ constexpr std::uint64_t process_util(occupancy_state<L, M>& st, const domain_tre
   for (std::size_t c : tree.cpu_map())
     sum += cpu_util[c] * std::min<std::uint64_t>(occupancy(st, c, process, now, period), nice_0_load) / nice_0_load;
   return sum;
+}
+
+// -- the NUMA interplay ---------------------------------------------------------------------
+
+/// Who wins when aggregation and NUMA balancing disagree about a task.
+enum class numa_interplay : std::uint8_t {
+  /// The merged series' rule (get_pref_llc(), §2.4 step 9), and PZ's "NUMA migration should
+  /// take precedence over LLC": a task whose NUMA-preferred node is not the process's
+  /// preferred LLC's node has no preferred LLC.
+  numa_first,
+  /// Seed 001's: aggregation decides where the task runs and NUMA balancing follows the
+  /// memory to the same node, so the task's preferred node becomes its LLC's.
+  cache_first,
+};
+
+/// A task's preferences after the interplay: an LLC id (`domain_tree::llc_id`) and a node,
+/// either of which may be none.
+struct task_preference {
+  std::size_t llc = no_cpu;
+  std::size_t node = no_node;
+  friend constexpr bool operator==(const task_preference&, const task_preference&) = default;
+};
+
+/// The preferences of a task of a process whose preferred CPU is `process_cpu` (`no_cpu`:
+/// none) and whose NUMA-preferred node is `numa_node` (`no_node`: none, or NUMA balancing
+/// off). Under both rules a preferred LLC lies inside the preferred node when there is one.
+template <limits_pack L>
+[[nodiscard]] constexpr task_preference interplay(const topology<L>& topo, const domain_tree<L>& tree,
+                                                  std::size_t process_cpu, std::size_t numa_node,
+                                                  numa_interplay rule) {
+  if (process_cpu == no_cpu) return {no_cpu, numa_node};
+  const std::size_t llc = tree.llc_id(process_cpu);
+  const std::size_t llc_node = topo.node_of(llc);
+  if (numa_node == no_node || numa_node == llc_node) return {llc, llc_node};
+  if (rule == numa_interplay::numa_first) return {no_cpu, numa_node};
+  return {llc, llc_node};
 }
 
 /// The preferred LLC of a process, as the id of its LLC (`domain_tree::llc_id`), or
