@@ -1,0 +1,84 @@
+// Cost of aggregation's bookkeeping on hygon384 (issue 11): one `account` call (what a tick
+// or any update_curr of a thread pays), one preferred-LLC `scan` (every CPU's occupancy,
+// once per epoch per process), and one `next_scope` decision over the 24 LLCs in affinity
+// order. Reported per call, in ns.
+#include <balancekit/domains.hpp>
+#include <balancekit/policy/aggregation.hpp>
+#include <balancekit/topology/machines.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace {
+using namespace balancekit;
+namespace ag = balancekit::aggregation;
+using L = default_limits;
+using state_t = ag::occupancy_state<L, 8>;
+constexpr std::uint32_t hz = 250;
+// Tolerance 100 lifts the thread and footprint limits, so that every scan does its work.
+constexpr ag::occupancy_tunables tun{0, 5, 100};
+
+struct hygon {
+  std::unique_ptr<topology<L>> topo = std::make_unique<topology<L>>();
+  std::unique_ptr<domain_tree<L>> tree = std::make_unique<domain_tree<L>>();
+  std::unique_ptr<state_t> st = std::make_unique<state_t>();
+  bool ok = false;
+  hygon() {
+    ok = make_topology(machines::hygon384.spec, *topo) && domain_tree<L>::build(*topo, balancer_domain_options(), *tree);
+    if (!ok) return;
+    // Process 0 has run on every CPU; the others on none.
+    for (std::size_t c : tree->cpu_map()) ok = ok && ag::account(*st, *tree, c, 0, 1'000'000, 0, {64, 0}, 32 << 20, tun, hz);
+  }
+};
+hygon& machine() {
+  static hygon m;
+  return m;
+}
+
+void BM_aggregation_account(benchmark::State& state) {
+  hygon& m = machine();
+  if (!m.ok) return state.SkipWithError("machine did not build");
+  jiffies_t now = 0;
+  std::size_t cpu = 0;
+  for (auto _ : state) {
+    // A tick's slice on the next CPU, an epoch every 8 calls.
+    benchmark::DoNotOptimize(ag::account(*m.st, *m.tree, cpu, 0, 4'000'000, now / 8, {64, 0}, 32 << 20, tun, hz));
+    cpu = cpu + 1 == 384 ? 0 : cpu + 1;
+    ++now;
+  }
+}
+BENCHMARK(BM_aggregation_account);
+
+void BM_aggregation_scan(benchmark::State& state) {
+  hygon& m = machine();
+  if (!m.ok) return state.SkipWithError("machine did not build");
+  const cpumask<L::max_cpus> running = cpumask<L::max_cpus>::range(0, 63);
+  for (auto _ : state) {
+    const jiffies_t now = m.st->processes[0].next_scan;  // every scan due
+    benchmark::DoNotOptimize(ag::scan(*m.st, *m.tree, 0, 0, now, running, {64, 0}, 32 << 20, tun, hz));
+  }
+}
+BENCHMARK(BM_aggregation_scan);
+
+void BM_aggregation_next_scope(benchmark::State& state) {
+  hygon& m = machine();
+  if (!m.ok) return state.SkipWithError("machine did not build");
+  static_vector<std::size_t, L::max_cpus> order;
+  ag::affinity_order(*m.topo, *m.tree, 0, order);
+  std::vector<std::uint64_t> caps;
+  for (std::size_t llc : order) caps.push_back(m.tree->llc_size(llc) * 1024);
+  std::uint64_t util = 0;
+  std::size_t scope = 0;
+  for (auto _ : state) {
+    scope = ag::next_scope(caps, util, scope, ag::damped_scope);
+    benchmark::DoNotOptimize(scope);
+    util = util > 300'000 ? 0 : util + 997;  // ramps over every scope length
+  }
+}
+BENCHMARK(BM_aggregation_next_scope);
+
+}  // namespace
