@@ -393,3 +393,53 @@ TEST_CASE("Under both interplay rules a preferred LLC lies inside the preferred 
         }
   }
 }
+
+TEST_CASE("The source of an LLC pass is the llc_balance group with the most tasks preferring the destination",
+          "[aggregation][examples]") {
+  // The authors' example: LLC0 holds 3 tasks preferring the destination, LLC1 2, LLC2 1.
+  constexpr std::array<std::uint32_t, 3> nr_pref{3, 2, 1};
+  constexpr std::array<bool, 3> all{true, true, true};
+  STATIC_REQUIRE(ag::llc_busiest(nr_pref, all) == 0);
+  // Only llc_balance groups count; ties go to the first.
+  constexpr std::array<bool, 3> not_first{false, true, true};
+  STATIC_REQUIRE(ag::llc_busiest(nr_pref, not_first) == 1);
+  constexpr std::array<std::uint32_t, 3> tie{2, 2, 1};
+  STATIC_REQUIRE(ag::llc_busiest(tie, all) == 0);
+  constexpr std::array<bool, 3> none{false, false, false};
+  STATIC_REQUIRE(ag::llc_busiest(nr_pref, none) == no_cpu);
+}
+
+TEST_CASE("A group is llc_balance when it holds a task preferring the destination that may move there",
+          "[aggregation][llc-mig]") {
+  // Group LLC 30 % busy, destination 40 %: into the preferred LLC, Y.
+  STATIC_REQUIRE(ag::group_llc_balance(1, {30, 100}, {40, 100}));
+  STATIC_REQUIRE_FALSE(ag::group_llc_balance(0, {30, 100}, {40, 100}));  // nobody prefers dst
+  STATIC_REQUIRE_FALSE(ag::group_llc_balance(2, {30, 100}, {60, 100}));  // dst busy and 60 > 36: N
+  STATIC_REQUIRE_FALSE(ag::group_llc_balance(2, {60, 100}, {60, 100}));  // both busy: G, not Y
+}
+
+TEST_CASE("A source's tasks are tried preferring the destination first and preferring the source last",
+          "[aggregation][llc-mig]") {
+  // Tasks 0..5 on LLC 8 moving to LLC 0; their preferred LLCs:
+  constexpr std::array<std::size_t, 6> pref{8, no_cpu, 0, 4, 0, no_cpu};
+  static_vector<std::uint32_t, 8> tasks;
+  for (std::uint32_t t = 0; t < 6; ++t) tasks.push_back(t);
+  ag::order_for_detach(tasks, 8, 0, [&](std::uint32_t t) { return pref[t]; });
+  CHECK(std::vector<std::uint32_t>(tasks.begin(), tasks.end()) == std::vector<std::uint32_t>{2, 4, 1, 5, 3, 0});
+}
+
+TEST_CASE("LLC moves are refused by preference until the domain has failed often enough",
+          "[aggregation][llc-mig]") {
+  // cache_nice_tries 1 (an MC domain): the rules hold for 0 and 1 failures, not from 2.
+  STATIC_REQUIRE(ag::migrate_degrades_llc(4, 0, true, ag::llc_mig::llc, 0, 1));        // an LLC pass moves only tasks preferring dst
+  STATIC_REQUIRE_FALSE(ag::migrate_degrades_llc(0, 0, true, ag::llc_mig::llc, 0, 1));
+  STATIC_REQUIRE(ag::migrate_degrades_llc(0, 4, false, ag::llc_mig::forbid, 1, 1));    // the hint forbids it
+  STATIC_REQUIRE_FALSE(ag::migrate_degrades_llc(0, 4, false, ag::llc_mig::unrestricted, 1, 1));
+  STATIC_REQUIRE_FALSE(ag::migrate_degrades_llc(0, 4, false, ag::llc_mig::forbid, 2, 1));  // waived
+  STATIC_REQUIRE_FALSE(ag::migrate_degrades_llc(4, 0, true, ag::llc_mig::llc, 2, 1));
+  // The active-balance veto: the only task, off its preferred LLC, leaving forbidden.
+  STATIC_REQUIRE(ag::active_balance_breaks_llc(8, 8, true, ag::llc_mig::forbid));
+  STATIC_REQUIRE_FALSE(ag::active_balance_breaks_llc(8, 8, false, ag::llc_mig::forbid));
+  STATIC_REQUIRE_FALSE(ag::active_balance_breaks_llc(8, 8, true, ag::llc_mig::llc));
+  STATIC_REQUIRE_FALSE(ag::active_balance_breaks_llc(0, 8, true, ag::llc_mig::forbid));
+}

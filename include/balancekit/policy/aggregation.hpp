@@ -8,7 +8,7 @@
 /// kernel: account_mm_sched(), __update_mm_sched(), fraction_mm_sched(),
 /// task_tick_cache(), task_cache_work(), update_avg_scale(), exceed_llc_nr(),
 /// exceed_llc_capacity(), get_sched_cache_scale(), can_migrate_llc(),
-/// can_migrate_llc_task().
+/// can_migrate_llc_task(), update_llc_busiest(), migrate_degrades_llc(), alb_break_llc().
 ///
 /// What a process is. The kernel aggregates the threads of one mm; here a *process* is a
 /// task group the embedder names by index (0 .. MaxProcesses − 1), so that any grouping —
@@ -355,6 +355,77 @@ template <limits_pack L>
   if (tree.cpus_share_cache(dst_cpu, preferred_cpu)) return true;
   if (tree.cpus_share_cache(src_cpu, preferred_cpu)) return false;
   return std::nullopt;
+}
+
+// -- the LLC-centric baseline's balancing decisions (§2.5) ---------------------------------
+// Each is a pure decision the balance family will consult once the pack member is wired:
+// which groups are llc_balance, which of them is the source, in which order a source's
+// tasks are tried, which moves are refused, which active balances are vetoed.
+
+/// kernel: the llc_balance test on a group (group_llc_balance): it holds tasks preferring
+/// the destination LLC, and moving one of them there is an LLC migration by
+/// can_migrate_llc(a CPU of the group, dst, 0, to_pref).
+[[nodiscard]] constexpr bool group_llc_balance(std::uint32_t nr_pref_dst, const llc_stats& group_llc,
+                                               const llc_stats& dst_llc, const llc_balance_tunables& t = {}) noexcept {
+  return nr_pref_dst > 0 && can_migrate_llc(group_llc, dst_llc, 0, true, t) == llc_mig::llc;
+}
+
+/// kernel: update_llc_busiest(): among the llc_balance groups, the one holding the most
+/// tasks that prefer the destination LLC (the first on a tie), or `no_cpu` when none is.
+/// `nr_pref_dst[g]` and `llc_balance[g]` describe group g.
+[[nodiscard]] constexpr std::size_t llc_busiest(std::span<const std::uint32_t> nr_pref_dst,
+                                                std::span<const bool> llc_balance) noexcept {
+  std::size_t best = no_cpu;
+  for (std::size_t g = 0; g < nr_pref_dst.size() && g < llc_balance.size(); ++g)
+    if (llc_balance[g] && (best == no_cpu || nr_pref_dst[g] > nr_pref_dst[best])) best = g;
+  return best;
+}
+
+/// The order in which a source run queue's tasks are tried (§2.5 step 6), lowest first.
+enum class detach_class : std::uint8_t { prefers_dst, no_preference, prefers_other, prefers_src };
+
+/// The class of a task whose preferred LLC is `pref` (`no_cpu`: none) moving from `src_llc`
+/// to `dst_llc`.
+[[nodiscard]] constexpr detach_class classify_for_detach(std::size_t pref, std::size_t src_llc,
+                                                         std::size_t dst_llc) noexcept {
+  if (pref == no_cpu) return detach_class::no_preference;
+  if (pref == dst_llc) return detach_class::prefers_dst;
+  if (pref == src_llc) return detach_class::prefers_src;
+  return detach_class::prefers_other;
+}
+
+/// Stable-sorts `tasks` into the detach order; `pref_of(task)` gives a task's preferred LLC.
+template <std::size_t N, class PrefOf>
+constexpr void order_for_detach(static_vector<std::uint32_t, N>& tasks, std::size_t src_llc, std::size_t dst_llc,
+                                PrefOf&& pref_of) {
+  auto rank = [&](std::uint32_t t) { return static_cast<int>(classify_for_detach(pref_of(t), src_llc, dst_llc)); };
+  for (std::size_t i = 1; i < tasks.size(); ++i) {
+    const std::uint32_t t = tasks[i];
+    std::size_t j = i;
+    for (; j > 0 && rank(tasks[j - 1]) > rank(t); --j) tasks[j] = tasks[j - 1];
+    tasks[j] = t;
+  }
+}
+
+/// kernel: migrate_degrades_llc() in can_migrate_task(): whether a move of a task that
+/// prefers `pref` from `src_llc` to `dst_llc` is refused. Under migrate_llc_task
+/// (`llc_pass`) only tasks preferring the destination move; otherwise a move the hint
+/// forbids is refused. Both rules are waived once the domain failed cache_nice_tries + 1
+/// times.
+[[nodiscard]] constexpr bool migrate_degrades_llc(std::size_t pref, std::size_t dst_llc, bool llc_pass, llc_mig hint,
+                                                  std::uint32_t nr_balance_failed,
+                                                  std::uint32_t cache_nice_tries) noexcept {
+  if (nr_balance_failed >= cache_nice_tries + 1) return false;
+  if (llc_pass) return pref != dst_llc;
+  return hint == llc_mig::forbid;
+}
+
+/// kernel: alb_break_llc(): an active balance would take the only runnable task of the
+/// source (or its running one) off its preferred LLC while can_migrate_llc(…, to_pref =
+/// false) forbids leaving it: vetoed.
+[[nodiscard]] constexpr bool active_balance_breaks_llc(std::size_t pref, std::size_t src_llc, bool only_or_running,
+                                                       llc_mig leave_hint) noexcept {
+  return pref == src_llc && only_or_running && leave_hint == llc_mig::forbid;
 }
 
 // -- the topology-aware scope (seed 001) ---------------------------------------------------
