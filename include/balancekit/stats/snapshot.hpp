@@ -137,7 +137,8 @@ public:
   bool overloaded = false;
 
   /// Something that keeps data derived from `cpus` (`group_sums`): called with each CPU
-  /// whose record the operations below change, and with `touched`.
+  /// whose record the operations below change, and with `touched`. A copy of the snapshot
+  /// keeps the observer: give the copy its own, or none (`observe(nullptr, nullptr)`).
   using observer_fn = void (*)(void* ctx, std::size_t cpu);
   constexpr void observe(observer_fn f, void* ctx) noexcept {
     observer_ = f;
