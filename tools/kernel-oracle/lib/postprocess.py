@@ -13,6 +13,8 @@ import os
 import re
 import sys
 
+from oracle_log import add_field, debugfs_rows, read_log, unglue, write_lines, write_node_file
+
 TS = re.compile(r"^\[\s*\d+\.\d+\] ?")
 ATTACH = re.compile(r"^CPU(\d+) attaching (sched-domain\(s\):|NULL sched-domain\.)\s*$")
 DOMAIN = re.compile(r"^ +domain-\d+: ")
@@ -25,16 +27,6 @@ NOTE = re.compile(r"(arch topology borken|sched: CPU #|sched_domain|sched-domain
 SKIP = re.compile(r"RETBleed|Spectre|MDS|MMIO Stale|TAA|SRBDS|GDS|ITS|VMSCAPE")
 
 
-def natural_key(s):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
-
-
-def read_log(path):
-    with open(path, "rb") as f:
-        data = f.read().decode("utf-8", "replace")
-    return [l.rstrip("\r") for l in data.replace("\r\n", "\n").split("\n")]
-
-
 def sections(lines):
     """Return (uname, dmesg_lines or None, debugfs dict, nodes dict, done)."""
     uname = None
@@ -44,9 +36,7 @@ def sections(lines):
     done = False
     cur = None
     for raw in lines:
-        # the console may glue a kernel message in front of our marker; find it
-        idx = raw.find("@@")
-        l = raw[idx:] if idx > 0 and raw[idx:idx + 3] in ("@@O", "@@U", "@@K", "@@D", "@@N") else raw
+        l = unglue(raw, ("@@O", "@@U", "@@K", "@@D", "@@N"))
         if l.startswith("@@ORACLE BEGIN "):
             cur = l.split()[2]
             if cur == "dmesg":
@@ -62,15 +52,8 @@ def sections(lines):
             uname = l[4:].strip()
         elif l.startswith("@@K") and dmesg is not None and cur == "dmesg":
             dmesg.append(l[4:] if l.startswith("@@K ") else l[3:])
-        elif l.startswith("@@D "):
-            parts = l[4:].split(None, 2)
-            if len(parts) >= 2:
-                val = " ".join(parts[2].split()) if len(parts) == 3 else ""
-                dfs.setdefault(parts[0], {})[parts[1]] = val
-        elif l.startswith("@@N "):
-            parts = l[4:].split(None, 2)
-            if len(parts) >= 2:
-                nodes.setdefault(parts[0], {})[parts[1]] = " ".join(parts[2].split()) if len(parts) == 3 else ""
+        else:
+            add_field(l, dfs, nodes)
     return uname, dmesg, dfs, nodes, done
 
 
@@ -157,18 +140,8 @@ def main():
             for l in chosen["root"]:
                 f.write(l + "\n")
 
-    # debugfs
-    rows = []
-    for key in sorted(dfs, key=natural_key):
-        v = dfs[key]
-        rows.append("%s name=%s imbalance_pct=%s busy_factor=%s min_interval=%s max_interval=%s "
-                    "cache_nice_tries=%s flags=%s" % (
-                        key, v.get("name", "?"), v.get("imbalance_pct", "?"), v.get("busy_factor", "?"),
-                        v.get("min_interval", "?"), v.get("max_interval", "?"),
-                        v.get("cache_nice_tries", "?"), v.get("flags", "?")))
-    with open(os.path.join(a.outdir, "debugfs.txt"), "w") as f:
-        for r in rows:
-            f.write(r + "\n")
+    rows = debugfs_rows(dfs)
+    write_lines(os.path.join(a.outdir, "debugfs.txt"), rows)
     if not rows:
         if a.ncpus > 1:
             notes.append("WARNING: no debugfs sched domain directories were found")
@@ -176,14 +149,8 @@ def main():
         else:
             notes.append("debugfs has no sched domain directories (a one-CPU machine has no domains)")
 
-    with open(os.path.join(a.outdir, "distances.txt"), "w") as f:
-        for n in sorted(nodes, key=natural_key):
-            if "distance" in nodes[n]:
-                f.write("%s: %s\n" % (n, nodes[n]["distance"]))
-    with open(os.path.join(a.outdir, "nodes.txt"), "w") as f:
-        for n in sorted(nodes, key=natural_key):
-            if "cpulist" in nodes[n]:
-                f.write("%s: %s\n" % (n, nodes[n]["cpulist"]))
+    write_node_file(a.outdir, "distances.txt", nodes, "distance")
+    write_node_file(a.outdir, "nodes.txt", nodes, "cpulist")
 
     # other scheduler/topology-related kernel messages worth knowing about
     interesting = []

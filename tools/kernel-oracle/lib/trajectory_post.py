@@ -15,11 +15,9 @@ import os
 import re
 import sys
 
+from oracle_log import add_field, debugfs_rows, read_log, unglue, write_lines, write_node_file
+
 MARKS = ("@@O", "@@U", "@@D", "@@N", "@@T", "@@X")
-
-
-def natural_key(s):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
 
 def parse_cpulist(s):
@@ -35,18 +33,11 @@ def parse_cpulist(s):
     return out
 
 
-def read_log(path):
-    with open(path, "rb") as f:
-        data = f.read().decode("utf-8", "replace")
-    return [l.rstrip("\r") for l in data.replace("\r\n", "\n").split("\n")]
-
-
 def sections(lines):
     uname, dfs, nodes, traj, offl, done = None, {}, {}, [], [], False
     in_traj = False
     for raw in lines:
-        idx = raw.find("@@")
-        l = raw[idx:] if idx > 0 and raw[idx:idx + 3] in MARKS else raw
+        l = unglue(raw, MARKS)
         if l.startswith("@@ORACLE BEGIN trajectory"):
             in_traj = True
         elif l.startswith("@@ORACLE END trajectory"):
@@ -57,16 +48,10 @@ def sections(lines):
             uname = l[4:].strip()
         elif l.startswith("@@X "):
             offl.append(l[4:].strip())
-        elif l.startswith("@@D "):
-            parts = l[4:].split(None, 2)
-            if len(parts) >= 2:
-                dfs.setdefault(parts[0], {})[parts[1]] = " ".join(parts[2].split()) if len(parts) == 3 else ""
-        elif l.startswith("@@N "):
-            parts = l[4:].split(None, 2)
-            if len(parts) >= 2:
-                nodes.setdefault(parts[0], {})[parts[1]] = " ".join(parts[2].split()) if len(parts) == 3 else ""
         elif l.startswith("@@T ") and in_traj:
             traj.append(l[4:].rstrip())
+        else:
+            add_field(l, dfs, nodes)
     return uname, dfs, nodes, traj, offl, done
 
 
@@ -227,21 +212,9 @@ def main():
 
     os.makedirs(a.outdir, exist_ok=True)
     if traj:
-        with open(os.path.join(a.outdir, "trajectory.txt"), "w") as f:
-            for l in out:
-                f.write(l + "\n")
-    with open(os.path.join(a.outdir, "debugfs.txt"), "w") as f:
-        for key in sorted(dfs, key=natural_key):
-            v = dfs[key]
-            f.write("%s name=%s imbalance_pct=%s busy_factor=%s min_interval=%s max_interval=%s "
-                    "cache_nice_tries=%s flags=%s\n" % (
-                        key, v.get("name", "?"), v.get("imbalance_pct", "?"), v.get("busy_factor", "?"),
-                        v.get("min_interval", "?"), v.get("max_interval", "?"),
-                        v.get("cache_nice_tries", "?"), v.get("flags", "?")))
-    with open(os.path.join(a.outdir, "nodes.txt"), "w") as f:
-        for n in sorted(nodes, key=natural_key):
-            if "cpulist" in nodes[n]:
-                f.write("%s: %s\n" % (n, nodes[n]["cpulist"]))
+        write_lines(os.path.join(a.outdir, "trajectory.txt"), out)
+    write_lines(os.path.join(a.outdir, "debugfs.txt"), debugfs_rows(dfs))
+    write_node_file(a.outdir, "nodes.txt", nodes, "cpulist")
 
     with open(os.path.join(a.outdir, "spec.txt"), "w") as f:
         f.write("levels: %s\n" % a.spec)
