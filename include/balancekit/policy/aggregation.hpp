@@ -149,15 +149,17 @@ template <limits_pack L, std::size_t M>
   return {};
 }
 
-// The LLC facts exceed_llc_nr() reads: sd_llc_size and, with SMT active, the CPU's threads.
-template <limits_pack L>
-[[nodiscard]] constexpr std::uint64_t llc_cpus(const domain_tree<L>& tree, std::size_t cpu) {
-  const int k = tree.sd_llc(cpu);
-  return k < 0 ? 1 : tree.domain_of(cpu, static_cast<std::size_t>(k)).span_weight;
-}
-template <limits_pack L>
-[[nodiscard]] constexpr std::uint64_t smt_threads(const domain_tree<L>& tree, std::size_t cpu) {
-  return tree.smt_active() ? tree.smt_mask(cpu).weight() : 1;
+// What both account_mm_sched() and task_cache_work() refuse to aggregate: a process of
+// one thread, or one over the LLC's thread limit (exceed_llc_nr(): sd_llc_size and, with
+// SMT active, the CPU's threads) or footprint limit.
+template <limits_pack L, std::size_t M>
+[[nodiscard]] constexpr bool beyond_aggregation(const typename occupancy_state<L, M>::process& p,
+                                                const domain_tree<L>& tree, std::size_t cpu,
+                                                const process_facts& facts, std::uint64_t llc_bytes,
+                                                const occupancy_tunables& tun) {
+  const std::uint64_t smt = tree.smt_active() ? tree.smt_mask(cpu).weight() : 1;
+  return facts.nr_threads <= 1 || exceeds_llc_threads(p.nr_running_avg, smt, tree.llc_size(cpu), tun.aggr_tolerance) ||
+         exceeds_llc_footprint(facts.footprint, llc_bytes, tun.aggr_tolerance);
 }
 }  // namespace detail
 
@@ -193,10 +195,8 @@ constexpr status account(occupancy_state<L, M>& st, const domain_tree<L>& tree, 
   st.pcpu[process][cpu].runtime += delta_exec;
   st.cpus[cpu].runtime += delta_exec;
   auto& p = st.processes[process];
-  if (st.cpus[cpu].epoch - p.epoch > tun.affinity_timeout || facts.nr_threads <= 1 ||
-      exceeds_llc_threads(p.nr_running_avg, detail::smt_threads(tree, cpu), detail::llc_cpus(tree, cpu),
-                          tun.aggr_tolerance) ||
-      exceeds_llc_footprint(facts.footprint, llc_bytes, tun.aggr_tolerance))
+  if (st.cpus[cpu].epoch - p.epoch > tun.affinity_timeout ||
+      detail::beyond_aggregation<L, M>(p, tree, cpu, facts, llc_bytes, tun))
     p.preferred_cpu = no_cpu;
   return {};
 }
@@ -248,10 +248,7 @@ constexpr result<scan_result> scan(occupancy_state<L, M>& st, const domain_tree<
   const jiffies_t period = tun.period(hz);
   p.next_scan = now + period;
   r.scanned = true;
-  if (facts.nr_threads <= 1 ||
-      exceeds_llc_threads(p.nr_running_avg, detail::smt_threads(tree, curr_cpu), detail::llc_cpus(tree, curr_cpu),
-                          tun.aggr_tolerance) ||
-      exceeds_llc_footprint(facts.footprint, llc_bytes, tun.aggr_tolerance)) {
+  if (detail::beyond_aggregation<L, M>(p, tree, curr_cpu, facts, llc_bytes, tun)) {
     p.preferred_cpu = no_cpu;
     return r;
   }
@@ -284,7 +281,7 @@ constexpr result<scan_result> scan(occupancy_state<L, M>& st, const domain_tree<
     r.switched = true;
   }
   // update_avg_scale(): signed difference, truncated toward zero.
-  const auto divisor = static_cast<std::int64_t>(std::min<std::uint64_t>(std::max<std::uint64_t>(detail::llc_cpus(tree, curr_cpu) >> 2, 2), 8));
+  const auto divisor = static_cast<std::int64_t>(std::min<std::uint64_t>(std::max<std::uint64_t>(tree.llc_size(curr_cpu) >> 2, 2), 8));
   const auto diff = static_cast<std::int64_t>(nr_running) - static_cast<std::int64_t>(p.nr_running_avg);
   p.nr_running_avg = static_cast<std::uint64_t>(static_cast<std::int64_t>(p.nr_running_avg) + diff / divisor);
   return r;

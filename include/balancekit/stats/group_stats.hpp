@@ -29,6 +29,7 @@
 #include <balancekit/core/units.hpp>
 #include <balancekit/domains/domain_tree.hpp>
 #include <balancekit/domains/flags.hpp>
+#include <balancekit/stats/group_sums.hpp>
 #include <balancekit/stats/snapshot.hpp>
 
 namespace balancekit {
@@ -148,18 +149,20 @@ template <limits_pack L>
 }  // namespace detail
 
 namespace detail {
-/// Whether the owner's `group_sums` give exactly what the scan below would: kept for this
-/// tree, every CPU of the group still a candidate, and no per-CPU maximum to take (a
-/// remote group's misfit load on asymmetric domains, or a squeezed CPU's load when the
-/// destination is idle).
+/// The owner's `group_sums` for the group when they give exactly what the scan below
+/// would, else null: kept for this tree, every CPU of the group still a candidate, and no
+/// per-CPU maximum to take (a remote group's misfit load on asymmetric domains, or a
+/// squeezed CPU's load when the destination is idle).
 template <class P, limits_pack L>
-[[nodiscard]] constexpr bool kept_sums_apply(const lb_env<P, L>& env, const typename domain_tree<L>::group& grp,
-                                             bool local_group, bool asym_cap) {
-  if (env.state == nullptr || env.state->sums == nullptr || !env.state->sums->bound_to(*env.tree)) return false;
+[[nodiscard]] constexpr const typename group_sums<L>::sums* kept_sums(const lb_env<P, L>& env,
+                                                                      const typename domain_tree<L>::group& grp,
+                                                                      bool local_group, bool asym_cap) {
+  if (env.state == nullptr || env.state->sums == nullptr || !env.state->sums->bound_to(*env.tree)) return nullptr;
   const auto& tree = *env.tree;
-  if (!tree.span(grp).subset_of_within(env.cpus, tree.span_first(grp), tree.span_last(grp))) return false;
-  if (local_group) return true;
-  return !asym_cap && (!env.dst_idle() || env.state->sums->of(grp).total.squeezed == 0);
+  if (!tree.span(grp).subset_of_within(env.cpus, tree.span_first(grp), tree.span_last(grp))) return nullptr;
+  const auto& k = env.state->sums->of(grp);
+  if (local_group || (!asym_cap && (!env.dst_idle() || k.total.squeezed == 0))) return &k;
+  return nullptr;
 }
 }  // namespace detail
 
@@ -177,8 +180,8 @@ constexpr void update_sg_lb_stats(const lb_env<P, L>& env, std::size_t g, bool l
   // alias the snapshot's counters and would store every field at every CPU.
   sg_lb_stats s{};
   bool overloaded = false;
-  if (detail::kept_sums_apply(env, grp, local_group, asym_cap)) {
-    const auto& k = env.state->sums->of(grp);
+  if (const auto* kept = detail::kept_sums(env, grp, local_group, asym_cap)) {
+    const auto& k = *kept;
     s.group_capacity = k.total.capacity;
     s.min_capacity = k.min_capacity;
     s.max_capacity = k.max_capacity;
