@@ -1,6 +1,7 @@
 """What the kernel oracle's two post-processors (postprocess.py for domain goldens,
 trajectory_post.py for trajectories) read and write alike: the serial log, the markers
 /init prints (@@D debugfs, @@N node lines) and the debugfs.txt and nodes.txt files."""
+import argparse
 import os
 import re
 
@@ -57,3 +58,21 @@ def write_lines(path, lines):
     with open(path, "w") as f:
         for l in lines:
             f.write(l + "\n")
+
+
+def arguments():
+    """The options both post-processors take (capture passes them); each adds its own."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--outdir", required=True)
+    ap.add_argument("--ncpus", type=int, required=True)
+    ap.add_argument("--spec", required=True)
+    ap.add_argument("--canon", default="")
+    ap.add_argument("--distances", default="")
+    ap.add_argument("--qemu-cmd", default="")
+    ap.add_argument("--qemu-version", default="")
+    ap.add_argument("--kernel-pkg", default="")
+    ap.add_argument("--accel", default="")
+    ap.add_argument("--elapsed", default="")
+    ap.add_argument("--note", action="append", default=[])
+    return ap

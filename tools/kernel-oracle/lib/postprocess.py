@@ -7,13 +7,12 @@ postprocess.py --log console.log --outdir DIR/NAME --ncpus N --spec S
 Writes spec.txt, sched_verbose.txt, debugfs.txt, distances.txt, nodes.txt.
 Exits 1 (after writing what it could) when the log lacks the domain dump.
 """
-import argparse
 import datetime
 import os
 import re
 import sys
 
-from oracle_log import add_field, debugfs_rows, read_log, unglue, write_lines, write_node_file
+from oracle_log import add_field, arguments, debugfs_rows, read_log, unglue, write_lines, write_node_file
 
 TS = re.compile(r"^\[\s*\d+\.\d+\] ?")
 ATTACH = re.compile(r"^CPU(\d+) attaching (sched-domain\(s\):|NULL sched-domain\.)\s*$")
@@ -85,19 +84,7 @@ def domain_sets(klines):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--log", required=True)
-    ap.add_argument("--outdir", required=True)
-    ap.add_argument("--ncpus", type=int, required=True)
-    ap.add_argument("--spec", required=True)
-    ap.add_argument("--canon", default="")
-    ap.add_argument("--distances", default="")
-    ap.add_argument("--qemu-cmd", default="")
-    ap.add_argument("--qemu-version", default="")
-    ap.add_argument("--kernel-pkg", default="")
-    ap.add_argument("--accel", default="")
-    ap.add_argument("--elapsed", default="")
-    ap.add_argument("--note", action="append", default=[])
+    ap = arguments()
     a = ap.parse_args()
 
     lines = read_log(a.log)

@@ -9,13 +9,12 @@ Writes trajectory.txt (the format in docs/kernel-oracle.md, "Trajectories"),
 debugfs.txt and nodes.txt (as the domain goldens, but after the offlining), spec.txt.
 Exits 1 (after writing what it could) when the log is incomplete or fails a sanity check.
 """
-import argparse
 import datetime
 import os
 import re
 import sys
 
-from oracle_log import add_field, debugfs_rows, read_log, unglue, write_lines, write_node_file
+from oracle_log import add_field, arguments, debugfs_rows, read_log, unglue, write_lines, write_node_file
 
 MARKS = ("@@O", "@@U", "@@D", "@@N", "@@T", "@@X")
 
@@ -174,22 +173,10 @@ def check_trajectory(lines, uname, ncpus, want_online):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--log", required=True)
-    ap.add_argument("--outdir", required=True)
-    ap.add_argument("--ncpus", type=int, required=True)
-    ap.add_argument("--spec", required=True)
-    ap.add_argument("--canon", default="")
-    ap.add_argument("--distances", default="")
+    ap = arguments()
     ap.add_argument("--offline", default="")
     ap.add_argument("--scenario", required=True)
-    ap.add_argument("--qemu-cmd", default="")
-    ap.add_argument("--qemu-version", default="")
-    ap.add_argument("--kernel-pkg", default="")
-    ap.add_argument("--accel", default="")
-    ap.add_argument("--elapsed", default="")
     ap.add_argument("--host-load", default="")
-    ap.add_argument("--note", action="append", default=[])
     a = ap.parse_args()
 
     uname, dfs, nodes, traj, offl, done = sections(read_log(a.log))
