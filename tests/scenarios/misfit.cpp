@@ -195,7 +195,7 @@ TEST_CASE("An idle little CPU's pull and a big CPU's misfit pull take turns when
     for (std::uint32_t t = 0; t < sys->snap().tasks().size(); ++t) p.push_back(sys->snap().cpu_of(t));
     return p;
   };
-  const auto start = placement();
+  CHECK(placement() == std::vector<std::size_t>{3, 3, 0, 2});
   // CPU 1: local {1} has_spare; {3} is overloaded (two hogs, util 1024 * 117 > 1024 *
   // 100) and outranks the misfit groups; outside an LLC that means migrate_util with
   // imbalance max(182, 0) - 0 = 182. Each hog's util is its share, 512:
@@ -216,10 +216,29 @@ TEST_CASE("An idle little CPU's pull and a big CPU's misfit pull take turns when
   CHECK((down.src == 3 && down.dst == 1 && down.reason == migration_reason::periodic &&
          down.type == migration_type::migrate_util));
   CHECK((up.src == 0 && up.dst == 3 && up.reason == migration_reason::active && up.type == migration_type::migrate_misfit));
-  // Now CPU 0 is the idle little CPU and the same two steps follow: three rounds later the
-  // placement of round 0 is back, and it repeats every six rounds.
-  for (int r = 0; r < 3; ++r) sys->round();
-  CHECK(placement() == start);
-  for (int r = 0; r < 6; ++r) sys->round();
-  CHECK(placement() == start);
+  // CPU 1 now runs the pulled hog, which does not fit it: its misfit status is set as the
+  // hog starts (update_misfit_status() at pick_next_task_fair()), so CPU 1 is a misfit
+  // group from now on, like CPU 2. CPU 0 is the idle little CPU, and CPU 0 (the idle
+  // source of the active balance) found the hog it just ran still cache hot in its newly
+  // idle balance. The same two steps follow with CPU 0: its first two periodic balances
+  // fail (shr_bound) and the third, in round 6, pulls the queued hog 3 → 0; that hog
+  // starts on CPU 0 and is a misfit there at once, so CPU 3 (has_spare again) pulls it back
+  // up in the same round, {0} being the first of the three equal misfit groups in its
+  // order. The placement after round 3 comes back every three rounds.
+  const auto after_turn = placement();
+  CHECK(after_turn == std::vector<std::size_t>{3, 1, 3, 2});
+  for (int cycle = 0; cycle < 3; ++cycle) {
+    CHECK(sys->round().migrations == 0);
+    CHECK(sys->round().migrations == 0);
+    const std::size_t at = sys->log().size();
+    CHECK(sys->round().migrations == 2);
+    REQUIRE(sys->log().size() == at + 2);
+    const migration& pull = sys->log()[at].move;
+    const migration& back = sys->log()[at + 1].move;
+    CHECK((pull.src == 3 && pull.dst == 0 && pull.reason == migration_reason::periodic &&
+           pull.type == migration_type::migrate_util));
+    CHECK((back.task == pull.task && back.src == 0 && back.dst == 3 && back.reason == migration_reason::active &&
+           back.type == migration_type::migrate_misfit));
+    CHECK(placement() == after_turn);
+  }
 }

@@ -3,6 +3,7 @@
 // (derivations in the comments) and the conservation laws every run obeys.
 #include <balancekit/balancer.hpp>
 #include <balancekit/model/simulator.hpp>
+#include <balancekit/model/system.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -457,4 +458,106 @@ TEST_CASE("A periodic task takes longer when its SMT sibling is busy", "[simulat
   const nanoseconds per = (1 * ms * 1024 + 588) / 589;
   CHECK(b.sim->runtime(0) >= 100 * per - 100);
   CHECK(b.sim->runtime(0) <= 100 * per + 100);
+}
+
+TEST_CASE("A task that stopped running is cache hot: its exec_start is the last time it ran", "[simulator]") {
+  // One CPU, two hogs: the base slice is 0.75 ms (one CPU: factor 1), so the first tick
+  // (one jiffy) switches to the waiting hog, whose vruntime is 0. update_curr() then set
+  // the first hog's exec_start to that tick, and the second's runs on to each accounting.
+  bench b({"pu:1"});
+  REQUIRE(b.sim->spawn(hog(1), 0) == 0);
+  REQUIRE(b.sim->spawn(hog(2), 0) == 1);
+  const nanoseconds jiffy = b.sim->tick_length();
+  b.sim->run_until(jiffy + jiffy / 2);
+  CHECK(b.sim->running(0) == 1);
+  CHECK(b.sim->snap().task_at(0).exec_start == jiffy);
+  CHECK(b.sim->snap().task_at(1).exec_start == jiffy + jiffy / 2);
+  check_conservation(*b.sim);
+}
+
+TEST_CASE("Driven by its caller, the engine moves only when told and refuses events it cannot apply",
+          "[simulator][rounds]") {
+  bench b({"l3:1 core:2 pu:1"});
+  b.sim->reset(model::sim_mode::rounds);
+  REQUIRE(b.sim->spawn(hog(1), 0) == 0);
+  REQUIRE(b.sim->spawn(hog(2), 0) == 1);
+  REQUIRE(b.sim->spawn(hog(3, mask::of(1)), 0) == 2);
+  // Spawned tasks wait for the caller: nothing is queued until it places them.
+  CHECK(b.sim->snap().cpus[0].nr_running + b.sim->snap().cpus[1].nr_running == 0);
+  CHECK(b.sim->enqueue_at(0, 0));
+  CHECK(b.sim->enqueue_at(1, 0));
+  // Refused, and nothing applied: a queued task, an unknown one, a CPU the task may not
+  // use, a CPU outside the map; a placement woken from outside the map; stopping a task
+  // that is not queued.
+  CHECK_FALSE(b.sim->enqueue_at(0, 1));
+  CHECK_FALSE(b.sim->enqueue_at(7, 1));
+  CHECK_FALSE(b.sim->enqueue_at(2, 0));
+  CHECK_FALSE(b.sim->enqueue_at(2, 5));
+  CHECK_FALSE(b.sim->place(2, 5).has_value());
+  CHECK_FALSE(b.sim->place(0, 0).has_value());
+  CHECK_FALSE(b.sim->stop(2));
+  CHECK(b.sim->snap().cpus[0].nr_running == 2);
+  CHECK(b.sim->snap().cpus[1].nr_running == 0);
+  // The steady state: two hogs of demand 1024 share CPU 0, util 512 each, runnable all
+  // the time (min(1024, 1024 · 2048 / 1024)).
+  CHECK(b.sim->snap().task_at(1).util == 512);
+  CHECK(b.sim->snap().task_at(1).runnable == 1024);
+  CHECK(b.sim->snap().cpus[0].util == 1024);
+  // The clock moves only when told, and accounts the running task up to then.
+  CHECK(b.sim->now() == 0);
+  b.sim->advance_clock(1000 * ms);
+  CHECK(b.sim->now() == 1000 * ms);
+  CHECK(b.sim->snap().task_at(b.sim->running(0)).exec_start == 1000 * ms);
+  CHECK(b.sim->metrics().balance_migrations() == 0);
+  // CPU 1's balance pulls the waiting hog (cold: it never ran).
+  b.sim->balance_cpu(1);
+  REQUIRE(b.sim->log().size() == 1);
+  CHECK(b.sim->log()[0].move.src == 0);
+  CHECK(b.sim->log()[0].move.dst == 1);
+  CHECK(b.sim->running(1) == b.sim->log()[0].move.task);
+  b.sim->clear_log();
+  CHECK(b.sim->log().empty());
+  // The fork placement of task 2, allowed only CPU 1, and its arrival there.
+  const auto d = b.sim->place(2, 0);
+  REQUIRE(d.has_value());
+  CHECK(d->cpu == 1);
+  CHECK(b.sim->enqueue_at(2, d->cpu));
+  // Task 2 exits; CPU 1 still runs the hog it pulled.
+  CHECK(b.sim->stop(2, true));
+  CHECK(b.sim->exited(2));
+  CHECK_FALSE(b.sim->enqueue_at(2, 1));
+  CHECK(b.sim->snap().cpus[1].nr_running == 1);
+}
+
+TEST_CASE("The round model's events go through the engine: a CPU a block empties balances, a woken task is placed",
+          "[simulator][rounds]") {
+  auto m = std::make_unique<test::balance_machine<L>>();
+  REQUIRE(test::build_balance_machine({"l3:1 core:2 pu:1"}, *m).empty());
+  auto sys = std::make_unique<model::system<linux_defaults, L>>(*m->tree);
+  sys->reset();
+  REQUIRE(sys->fork({1, 1024, 1024}, 0) == 0);
+  REQUIRE(sys->fork({2, 1024, 1024}, 1) == 1);
+  CHECK(sys->round().migrations == 0);  // one hog per CPU: balanced
+  // A third hog forked onto CPU 0 waits there; it never ran, so it is cold.
+  REQUIRE(sys->fork({3, 1024, 1024}, 0) == 2);
+  // Task 1 blocks: CPU 1 is empty and its newly idle balance pulls the waiting hog.
+  CHECK(sys->block(1) == 1);
+  REQUIRE_FALSE(sys->log().empty());
+  CHECK(sys->log().back().move.task == 2);
+  CHECK(sys->log().back().move.reason == migration_reason::newidle);
+  CHECK(sys->snap().cpu_of(2) == 1);
+  // Task 1 wakes, woken from its previous CPU: no CPU is idle, so select_idle_sibling()
+  // keeps the target, its previous CPU.
+  const auto woke = sys->place_wake(1);
+  REQUIRE(woke.has_value());
+  CHECK(woke->cpu == 1);
+  CHECK(sys->placements().back().task == 1);
+  CHECK(sys->snap().cpus[1].nr_running == 2);
+  // Task 0 exits: CPU 0 is empty, but task 1 stopped running on CPU 1 moments ago (cache
+  // hot) and task 2 runs there, so its newly idle balance pulls nothing.
+  CHECK(sys->exit(0) == 0);
+  CHECK(sys->exited(0));
+  CHECK(sys->snap().cpus[0].nr_running == 0);
+  CHECK_FALSE(sys->place_wake(0).has_value());
+  CHECK_FALSE(sys->wake(1, 0));  // already queued
 }

@@ -32,6 +32,9 @@
 /// at capacity/1024 of real time, slowed by the cost model (`sim_costs`): busy SMT
 /// siblings, messages from afar, an over-subscribed LLC.
 ///
+/// Driven by its caller instead (`sim_mode::rounds`), the same engine runs the round model
+/// (`model/system.hpp`): no event runs by itself and the signals are PELT's steady state.
+///
 /// Everything is sized by `limits`; nothing allocates. The object is large: keep it in
 /// caller-owned storage (std::make_unique).
 #pragma once
@@ -40,6 +43,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include <balancekit/balancer/balancer.hpp>
 #include <balancekit/balancer/result.hpp>
@@ -47,10 +51,12 @@
 #include <balancekit/balancer/tunables.hpp>
 #include <balancekit/balancer/wake_env.hpp>
 #include <balancekit/core/cpumask.hpp>
+#include <balancekit/core/error.hpp>
 #include <balancekit/core/index.hpp>
 #include <balancekit/core/limits.hpp>
 #include <balancekit/core/static_vector.hpp>
 #include <balancekit/core/units.hpp>
+#include <balancekit/detail/contracts.hpp>
 #include <balancekit/detail/event_queue.hpp>
 #include <balancekit/domains/domain_tree.hpp>
 #include <balancekit/domains/flags.hpp>
@@ -88,6 +94,9 @@ struct sim_task {
   /// Exit when the first activation's work is done (a short-lived task of a fork/exit
   /// churn): the task leaves its rq for good and its averages go through the removed path.
   bool exits = false;
+  /// Its utilization when it runs alone (0..1024), for `sim_mode::rounds` only, whose
+  /// signals are PELT's steady state; the time-driven simulator integrates PELT instead.
+  std::uint64_t demand = sched_capacity_scale;
   /// Bytes the task keeps hot in its LLC while it runs, and the share (‰) of its running
   /// time spent on them when they are cached: the inputs of the cost model's LLC
   /// over-subscription penalty. 0: the task is not slowed by others' footprints.
@@ -192,6 +201,19 @@ struct sim_costs {
   std::uint32_t dram_to_llc = 12;
 };
 
+/// What drives the simulator, chosen at `reset`.
+enum class sim_mode : std::uint8_t {
+  /// Events at their times (`run_until`): ticks, periodic, newly idle and nohz balances,
+  /// wakeups and forks, with PELT integrated. The default.
+  time,
+  /// The caller drives: it moves the clock (`advance_clock`), runs balances
+  /// (`balance_cpu`) and applies workload events (`enqueue_at`, `stop`); no event runs by
+  /// itself. The signals are PELT's steady state (`refresh_signals`), recomputed after
+  /// each workload event; between refreshes moved tasks carry their values, as PELT's
+  /// detach/attach do. The round model (`model::system`) is this mode.
+  rounds,
+};
+
 /// Who ran the balance that moved a task.
 enum class sim_balance : std::uint8_t { periodic, newidle, nohz, affinity };
 
@@ -227,8 +249,9 @@ public:
   [[nodiscard]] constexpr const sim_costs& costs() const noexcept { return costs_; }
 
   /// Empties the machine at time 0.
-  constexpr void reset() {
+  constexpr void reset(sim_mode mode = sim_mode::time) {
     const tree_type& tree = balancer_.tree();
+    mode_ = mode;
     snap_.clear();
     state_.reset(tree, 0);
     events_.clear();
@@ -297,8 +320,14 @@ public:
     // utilization nothing until its rq is known (post_init_entity_util_avg at enqueue).
     ts.avg.load_avg = spec.weight;
     sync_task(i);
+    if (mode_ == sim_mode::rounds) {
+      // The steady state's first estimate of a new task: its demand.
+      task_state<L>& p = snap_.task_at(i);
+      p.util = p.util_est = p.runnable = spec.demand;
+      p.load = p.h_load = spec.weight * spec.demand / sched_capacity_scale;
+    }
     ts.next_activation = start;
-    if (!spec.wait_first) events_.set(task_slot(i), start);
+    if (!spec.wait_first && mode_ == sim_mode::time) events_.set(task_slot(i), start);
     return i;
   }
 
@@ -326,8 +355,9 @@ public:
     return true;
   }
 
-  /// Runs until `until` (ns).
+  /// Runs until `until` (ns). Time mode only.
   constexpr void run_until(nanoseconds until) {
+    BALANCEKIT_EXPECTS(mode_ == sim_mode::time);
     while (!events_.empty() && events_.time_of(events_.top()) <= until) {
       const std::size_t slot = events_.top();
       const nanoseconds t = events_.time_of(slot);
@@ -343,10 +373,68 @@ public:
     metrics_.elapsed = now_;
   }
 
+  // -- driven by the caller (advance_clock and refresh_signals in rounds mode only) ------
+  /// Moves the clock to `t` (≥ now), accounting the running tasks up to then; nothing
+  /// else runs by itself in rounds mode.
+  constexpr void advance_clock(nanoseconds t) {
+    BALANCEKIT_EXPECTS(mode_ == sim_mode::rounds && t >= now_);
+    now_ = t;
+    // The running tasks ran until now, as a tick's update_curr() would say.
+    for (std::size_t c : balancer_.tree().cpu_map()) account_curr(c);
+  }
+  /// `cpu`'s periodic balance now (`balancer::on_tick`), applied with the newly idle
+  /// balances of the CPUs it empties.
+  constexpr void balance_cpu(std::size_t cpu) { balance(cpu, reason::periodic); }
+  /// PELT's steady state from each task's `demand`: on a CPU of capacity C whose queued
+  /// tasks' demands add up to D, a task's util is its demand when D ≤ C and demand · C / D
+  /// otherwise, it is runnable for min(1024, demand · D / C) of the time, its load and
+  /// h_load are weight × runnable / 1024 and util_est is util; a CPU's signals are the sums
+  /// over its tasks. Rounds mode only.
+  constexpr void refresh_signals() {
+    BALANCEKIT_EXPECTS(mode_ == sim_mode::rounds);
+    for (std::size_t c : balancer_.tree().cpu_map()) steady_state(c);
+  }
+  /// Where the pack would put task `t` if it woke now, woken from `waker_cpu` (a new
+  /// task: its fork placement from its parent's CPU); nothing for a queued, exited or
+  /// unknown task or a waker outside the map. Decides only: `enqueue_at` applies it.
+  constexpr std::optional<placement_decision> place(std::uint32_t t, std::size_t waker_cpu, std::uint32_t flags = 0) {
+    if (t >= snap_.tasks().size() || snap_.queued(t) || tasks_[t].exited) return std::nullopt;
+    if (!balancer_.tree().cpu_map().test(waker_cpu)) return std::nullopt;
+    if (const auto d = decide(t, waker_cpu, flags)) return *d;
+    return std::nullopt;
+  }
+  /// Task `t`, asleep or new, wakes on `cpu` (kernel: ttwu_do_activate(), or
+  /// wake_up_new_task()). False for a queued, exited or unknown task, or a CPU outside
+  /// the map or the task's affinity.
+  constexpr bool enqueue_at(std::uint32_t t, std::size_t cpu) {
+    if (t >= snap_.tasks().size() || snap_.queued(t) || tasks_[t].exited) return false;
+    if (!balancer_.tree().cpu_map().test(cpu) || !snap_.task_at(t).allowed.test(cpu)) return false;
+    arrive(t, cpu, no_cpu);
+    return true;
+  }
+  /// Queued task `t` blocks (`exits`: for good); its CPU, left idle, runs its newly idle
+  /// balance. False for a task that is not queued.
+  constexpr bool stop(std::uint32_t t, bool exits = false) {
+    if (t >= snap_.tasks().size() || !snap_.queued(t)) return false;
+    const std::size_t c = snap_.cpu_of(t);
+    account_curr(c);
+    leave(c, t, exits);
+    return true;
+  }
+  /// Empties the migration log (and its count of dropped entries), for a caller that
+  /// keeps its own.
+  constexpr void clear_log() noexcept {
+    log_.clear();
+    dropped_ = 0;
+  }
+
   // -- what the simulator holds ---------------------------------------------------------
   [[nodiscard]] constexpr const snapshot<L>& snap() const noexcept { return snap_; }
   [[nodiscard]] constexpr const balance_state<P, L>& state() const noexcept { return state_; }
+  /// The balance state, for settings a family keeps in it (a packing margin set at run time).
+  [[nodiscard]] constexpr balance_state<P, L>& state() noexcept { return state_; }
   [[nodiscard]] constexpr const tree_type& tree() const noexcept { return balancer_.tree(); }
+  [[nodiscard]] constexpr sim_mode mode() const noexcept { return mode_; }
   [[nodiscard]] constexpr nanoseconds now() const noexcept { return now_; }
   [[nodiscard]] constexpr const sim_metrics& metrics() const noexcept { return metrics_; }
   [[nodiscard]] constexpr const static_vector<sim_migration, LogCapacity>& log() const noexcept { return log_; }
@@ -357,6 +445,9 @@ public:
   [[nodiscard]] constexpr const pelt::sched_avg& cpu_avg(std::size_t cpu) const { return cpus_[cpu].avg; }
   /// CPU time the task has had, in ns of real time.
   [[nodiscard]] constexpr nanoseconds runtime(std::uint32_t t) const { return tasks_[t].sum_exec; }
+  /// The task as spawned (with its current affinity).
+  [[nodiscard]] constexpr const sim_task<L>& spec(std::uint32_t t) const { return tasks_[t].spec; }
+  [[nodiscard]] constexpr bool exited(std::uint32_t t) const { return tasks_[t].exited; }
   /// Where the task is queued, or where it last ran when it sleeps (its parent's CPU
   /// before its first run).
   [[nodiscard]] constexpr std::size_t last_cpu(std::uint32_t t) const {
@@ -438,6 +529,7 @@ private:
 
   // kernel: update_load_avg(cfs_rq, se, 0) for the rq, and the task when one is given.
   constexpr void update_pelt(std::size_t c, std::uint32_t t = no_task) {
+    if (mode_ == sim_mode::rounds) return;  // the steady state changes only at refreshes
     update_rq_clock(c);
     cpu_sim& cs = cpus_[c];
     const std::uint64_t now = pelt_now(c);
@@ -450,6 +542,7 @@ private:
     sync_cpu(c);
   }
   constexpr void sync_task(std::uint32_t t) {
+    if (mode_ == sim_mode::rounds) return;
     task_state<L>& p = snap_.task_at(t);
     const pelt::sched_avg& a = tasks_[t].avg;
     p.load = p.h_load = a.load_avg;
@@ -460,14 +553,35 @@ private:
   // The balancer reads the rq's averages, not sums of its tasks: blocked tasks still
   // count in a rq's averages until they decay.
   constexpr void sync_cpu(std::size_t c) {
-    cpu_state& s = snap_.cpus[c];
-    const pelt::sched_avg& a = cpus_[c].avg;
-    s.load = a.load_avg;
-    s.util = a.util_avg;
-    s.runnable = a.runnable_avg;
-    s.util_est = a.util_est;
+    if (mode_ == sim_mode::time) {
+      cpu_state& s = snap_.cpus[c];
+      const pelt::sched_avg& a = cpus_[c].avg;
+      s.load = a.load_avg;
+      s.util = a.util_avg;
+      s.runnable = a.runnable_avg;
+      s.util_est = a.util_est;
+    }
     update_misfit(c);
     snap_.touched(c);
+  }
+  // Rounds mode's signals for `c` (refresh_signals()).
+  constexpr void steady_state(std::size_t c) {
+    std::uint64_t d = 0;
+    for (std::uint32_t t = snap_.head(c); t != no_task; t = snap_.next(t)) d += tasks_[t].spec.demand;
+    const std::uint64_t cap = snap_.cpus[c].capacity;
+    for (std::uint32_t t = snap_.head(c); t != no_task; t = snap_.next(t)) {
+      task_state<L>& p = snap_.task_at(t);
+      const std::uint64_t dem = tasks_[t].spec.demand;
+      p.util = p.runnable = dem;
+      if (d > cap) {
+        p.util = dem * cap / d;
+        p.runnable = std::min<std::uint64_t>(dem * d / cap, sched_capacity_scale);
+      }
+      p.util_est = p.util;
+      p.load = p.h_load = p.weight * p.runnable / sched_capacity_scale;
+    }
+    snap_.refresh_sums(c);
+    update_misfit(c);
   }
   // kernel: update_misfit_status() for the running task.
   constexpr void update_misfit(std::size_t c) {
@@ -576,6 +690,7 @@ private:
       metrics_.busy_cpu_time += delta;
       cs.busy += delta;
       cs.curr_start = now_;
+      snap_.task_at(t).exec_start = now_;  // update_curr_se(): it ran until now
     }
     update_pelt(c, t);
   }
@@ -618,6 +733,7 @@ private:
 
   // The CPU's next event: its tick, or the running task's end of work, whichever is first.
   constexpr void schedule_cpu(std::size_t c) {
+    if (mode_ == sim_mode::rounds) return;
     cpu_sim& cs = cpus_[c];
     nanoseconds next = cs.tick_stopped ? -1 : cs.next_tick;
     if (cs.curr != no_task && !tasks_[cs.curr].hog) {
@@ -682,7 +798,7 @@ private:
       }
     }
     if (ts.spec.exits) {
-      exit_task(c, t);
+      leave(c, t, true);
       return;
     }
     if (ts.pending != 0 || (ts.spec.keeps_sending && ts.spec.period == 0)) {
@@ -695,21 +811,18 @@ private:
       ts.left += ts.spec.work;
       return;
     }
-    dequeue_sleeping(c, t);
-    pelt::util_est_update(ts.avg, true, snap_.cpus[c].arch_capacity);
-    sync_task(t);
-    ts.prev_cpu = c;
-    change_curr(c, no_task);  // already accounted
     if (ts.spec.period != 0) {
       ts.next_activation += ts.spec.period;
       events_.set(task_slot(t), std::max(ts.next_activation, now_));
     }
-    after_dequeue(c);
+    leave(c, t, false);
   }
 
-  // kernel: dequeue_task(DEQUEUE_SLEEP) of the running task on `c`: util_est, the queue,
-  // the rq's weight and count, and the averages up to now.
-  constexpr void dequeue_sleeping(std::size_t c, std::uint32_t t) {
+  // kernel: dequeue_task(DEQUEUE_SLEEP) of task `t` queued on `c` (running or not, and
+  // accounted): util_est, the queue, the rq's weight and count, the averages up to now;
+  // for an exit, then task_dead_fair() → remove_entity_load_avg(): the averages leave
+  // the rq through the removed path. A CPU left without its running task picks another.
+  constexpr void leave(std::size_t c, std::uint32_t t, bool exits) {
     task_sim& ts = tasks_[t];
     pelt::util_est_dequeue(cpus_[c].avg, ts.avg);
     snap_.dequeue_task(t);
@@ -717,19 +830,19 @@ private:
     --cpus_[c].nr;
     ts.sleeping = true;
     update_pelt(c, t);
-  }
-
-  // kernel: do_exit() → dequeue_task(DEQUEUE_SLEEP), then task_dead_fair() →
-  // remove_entity_load_avg(): the averages leave the rq through the removed path.
-  constexpr void exit_task(std::size_t c, std::uint32_t t) {
-    task_sim& ts = tasks_[t];
-    dequeue_sleeping(c, t);
-    cpus_[c].removed.add(ts.avg);
-    ts.attached = false;
-    ts.exited = true;
+    if (exits) {
+      cpus_[c].removed.add(ts.avg);
+      ts.attached = false;
+      ts.exited = true;
+      ++metrics_.exits;
+    } else {
+      pelt::util_est_update(ts.avg, true, snap_.cpus[c].arch_capacity);
+      sync_task(t);
+    }
     ts.prev_cpu = c;
-    ++metrics_.exits;
-    change_curr(c, no_task);  // already accounted
+    if (mode_ == sim_mode::rounds) refresh_signals();
+    if (cpus_[c].curr != t) return;
+    change_curr(c, no_task);
     after_dequeue(c);
   }
 
@@ -802,21 +915,29 @@ private:
   // Returns the CPU.
   // A message's reader pays for it where it lands, from the writer's CPU (the waker's).
   constexpr std::size_t wake(std::uint32_t t, std::size_t waker_cpu, std::uint32_t flags, bool message = false) {
+    const auto d = decide(t, waker_cpu, flags);
+    if (!d) return no_cpu;  // not reached: spawn checked the masks
+    arrive(t, d->cpu, message ? waker_cpu : no_cpu);
+    return d->cpu;
+  }
+
+  constexpr result<placement_decision> decide(std::uint32_t t, std::size_t waker_cpu, std::uint32_t flags) {
+    const task_sim& ts = tasks_[t];
+    return ts.forked ? balancer_.on_fork(t, ts.prev_cpu, now_, snap_, state_)
+                     : balancer_.on_wakeup(t, ts.prev_cpu, waker_cpu, flags, now_, snap_, state_);
+  }
+
+  // A task that changes CPU leaves its old rq (migrate_task_rq_fair(): in that rq's
+  // window, through the removed path) and attaches to the new one at enqueue.
+  constexpr void arrive(std::uint32_t t, std::size_t c, std::size_t writer_cpu) {
     task_sim& ts = tasks_[t];
     const std::size_t prev = ts.prev_cpu;
-    const auto d = ts.forked ? balancer_.on_fork(t, prev, now_, snap_, state_)
-                             : balancer_.on_wakeup(t, prev, waker_cpu, flags, now_, snap_, state_);
-    if (!d) return no_cpu;  // not reached: spawn checked the masks
-    const std::size_t c = d->cpu;
     if (ts.attached && c != prev) {
-      // migrate_task_rq_fair(): the task leaves its old rq in that rq's window and
-      // attaches to the new one at enqueue.
       pelt::update_blocked_task(cpus_[prev].avg.last_update_time, ts.avg, ts.spec.weight);
       cpus_[prev].removed.add(ts.avg);
       ++metrics_.wakeup_migrations;
     }
-    enqueue_woken(t, c, message ? waker_cpu : no_cpu);
-    return c;
+    enqueue_woken(t, c, writer_cpu);
   }
 
   constexpr void enqueue_woken(std::uint32_t t, std::size_t c, std::size_t writer_cpu) {
@@ -854,6 +975,7 @@ private:
     ++metrics_.wakeups;
     sync_task(t);
     update_pelt(c);
+    if (mode_ == sim_mode::rounds) refresh_signals();
     if (was_idle) {
       start_tick(c);
       set_curr(c, t);
@@ -1013,6 +1135,7 @@ private:
   }
 
   balancer<P, L> balancer_;
+  sim_mode mode_ = sim_mode::time;
   snapshot<L> snap_{};
   balance_state<P, L> state_{};
   group_sums<L> sums_{};
