@@ -100,6 +100,20 @@ TEST_CASE("Kept group sums follow every change the snapshot and its owner make",
   CHECK(sums->of(tree.group_of(tree.domain_of(0, 0), 0)).total.squeezed == 1);
   CHECK(sums->of(tree.group_of(tree.domain_of(0, 0), 0)).min_capacity == 700);
 
+  // A copy observes nothing: changing it leaves the sums of the original as they were
+  // (and a copy never calls back into sums it may outlive).
+  auto copy = std::make_unique<snapshot<L>>(*snap);
+  copy->enqueue_task(c, 2);
+  check_every_record(tree, *snap, *sums);
+  // Neither does a snapshot a value was assigned into, even one that had an observer.
+  *snap = *copy;
+  snap->move_task(c, 4);  // an observer would re-read CPU 4's record
+  CHECK_FALSE(sums->of(tree.group_of(tree.domain_of(4, 0), 0)).total == brute(tree, *snap, tree.group_of(tree.domain_of(4, 0), 0)));
+  snap->dequeue_task(c);
+  REQUIRE(sums->bind(tree, *snap));
+  snap->observe(&group_sums<L>::observer, sums.get());
+  check_every_record(tree, *snap, *sums);
+
   // Without the observer, a change goes unseen: the sums are only as good as the calls.
   snap->observe(nullptr, nullptr);
   snap->enqueue_task(c, 2);

@@ -137,22 +137,23 @@ public:
   bool overloaded = false;
 
   /// Something that keeps data derived from `cpus` (`group_sums`): called with each CPU
-  /// whose record the operations below change, and with `touched`. A copy of the snapshot
-  /// keeps the observer: give the copy its own, or none (`observe(nullptr, nullptr)`).
+  /// whose record the operations below change, and with `touched`. The observer belongs to
+  /// the object that registered it, not to its value: a copy observes nothing, and a value
+  /// assigned into a snapshot drops its observer (as `clear` does), so that no copy calls
+  /// back into an owner it may outlive.
   using observer_fn = void (*)(void* ctx, std::size_t cpu);
   constexpr void observe(observer_fn f, void* ctx) noexcept {
-    observer_ = f;
-    observer_ctx_ = ctx;
+    observer_.fn = f;
+    observer_.ctx = ctx;
   }
   /// Tells the observer that code outside the snapshot wrote `cpus[cpu]`.
   constexpr void touched(std::size_t cpu) {
-    if (observer_ != nullptr) observer_(observer_ctx_, cpu);
+    if (observer_.fn != nullptr) observer_.fn(observer_.ctx, cpu);
   }
 
   /// Drops every task and resets every CPU to idle; the observer is dropped too.
   constexpr void clear() noexcept {
-    observer_ = nullptr;
-    observer_ctx_ = nullptr;
+    observer_ = {};
     overloaded = false;
     cpus.fill(cpu_state{});
     queue_.fill(queue{});
@@ -311,8 +312,18 @@ private:
   static_vector<task, max_tasks> tasks_{};
   static_vector<link, max_tasks> links_{};
   std::array<queue, max_cpus> queue_{};
-  observer_fn observer_ = nullptr;
-  void* observer_ctx_ = nullptr;
+  struct observer_slot {
+    observer_fn fn = nullptr;
+    void* ctx = nullptr;
+    constexpr observer_slot() noexcept = default;
+    constexpr observer_slot(const observer_slot&) noexcept {}
+    constexpr observer_slot& operator=(const observer_slot&) noexcept {
+      fn = nullptr;
+      ctx = nullptr;
+      return *this;
+    }
+  };
+  observer_slot observer_{};
 };
 
 }  // namespace balancekit
