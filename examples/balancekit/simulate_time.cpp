@@ -202,6 +202,8 @@ template <class Packing>
 using linux_with = rules<linux_defaults, with_packing<Packing>>;
 // The Wasted Cores fix for Overload-on-Wakeup (§3.3): wakeups go to an idle CPU anywhere.
 using idle_first_rules = rules<linux_defaults, with_placement<wasted_cores::idle_first_placement>>;
+// Seed 001's baseline: the cache-aware series' LLC-centric balancing.
+using llc_centric_rules = rules<linux_defaults, with_aggregation<aggregation::llc_centric<>>>;
 
 run_result run_rules(const std::string& rules, const simulate_options& o, const model::workload& w, const cli_domains& tree,
                      progress& bar, double offset_s) {
@@ -210,6 +212,7 @@ run_result run_rules(const std::string& rules, const simulate_options& o, const 
   if (rules == "min-load") return run_one<wasted_cores_rules>(o, w, tree, bar, offset_s);
   if (rules == "ipanema") return run_one<ipanema_rules>(o, w, tree, bar, offset_s);
   if (rules == "idle-first") return run_one<idle_first_rules>(o, w, tree, bar, offset_s);
+  if (rules == "llc-centric") return run_one<llc_centric_rules>(o, w, tree, bar, offset_s);
   if (rules == "guittot") return run_one<linux_with<guittot<buddy_conf::conf0>>>(o, w, tree, bar, offset_s);
   if (rules == "shi-powersaving") return run_one<linux_with<shi_power<shi_mode::powersaving>>>(o, w, tree, bar, offset_s);
   if (rules == "utilization") return run_one<linux_with<utilization_aware<80>>>(o, w, tree, bar, offset_s);
@@ -565,8 +568,8 @@ std::unique_ptr<cli_domains> build_tree(const loaded& m) {
 }
 
 // The policies simulate and compare know: rule packs, and Linux with seed 000's packing.
-constexpr std::string_view policy_names[] = {"linux",    "linux-6.1", "min-load",       "idle-first",
-                                             "ipanema",  "guittot",   "shi-powersaving", "utilization"};
+constexpr std::string_view policy_names[] = {"linux",   "linux-6.1",       "min-load",    "idle-first", "ipanema",
+                                             "guittot", "shi-powersaving", "utilization", "llc-centric"};
 
 int rules_index(const std::string& n) {
   for (std::size_t i = 0; i < std::size(policy_names); ++i)
@@ -776,7 +779,9 @@ int run_list() {
              "  ipanema          Ipanema's steal: pull only when the gap exceeds the task's load; no active balance\n"
              "  guittot          Linux with Guittot's packing buddy (seed 000, conf0)\n"
              "  shi-powersaving  Linux with Alex Shi's power-aware placement, powersaving mode (seed 000)\n"
-             "  utilization      Linux with utilization-aware packing under an 80 % margin (ours)\n");
+             "  utilization      Linux with utilization-aware packing under an 80 % margin (ours)\n"
+             "  llc-centric      Linux with the cache-aware series' LLC-centric balancing (seed 001's baseline):\n"
+             "                   a process's threads pulled towards its preferred LLC\n");
   fmt::print("packing (--packing, balancekit balance and place): none, conf0, conf1, conf2, topology, shi-powersaving, "
              "shi-balance, utilization\n");
   return 0;

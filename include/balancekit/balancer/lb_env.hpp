@@ -44,22 +44,25 @@ enum class group_type : std::uint8_t {
   smt_balance,   ///< an SMT core runs more than one task while another core is idle
   asym_packing,  ///< tasks should move to a CPU of higher asym-packing priority
   imbalanced,    ///< affinity stopped an earlier balance at a lower level
+  llc_balance,   ///< holds tasks that prefer the destination's LLC (cache-aware balancing, seed 001)
   overloaded,    ///< more tasks than CPUs and too little capacity left
 };
 
 /// kernel: enum migration_type: what `imbalance` counts.
-enum class migration_type : std::uint8_t { migrate_load, migrate_util, migrate_task, migrate_misfit };
+/// `migrate_llc_task`: one task that prefers the destination's LLC (cache-aware balancing).
+enum class migration_type : std::uint8_t { migrate_load, migrate_util, migrate_task, migrate_misfit, migrate_llc_task };
 
 /// kernel: enum fbq_type: how well NUMA placement suits a group's or run queue's tasks.
 enum class fbq_type : std::uint8_t { regular, remote, all };
 
 [[nodiscard]] constexpr std::string_view to_string(group_type t) noexcept {
-  constexpr std::string_view names[] = {"has_spare",    "fully_busy", "misfit_task", "smt_balance",
-                                        "asym_packing", "imbalanced", "overloaded"};
+  constexpr std::string_view names[] = {"has_spare",  "fully_busy",  "misfit_task", "smt_balance",
+                                        "asym_packing", "imbalanced", "llc_balance", "overloaded"};
   return names[static_cast<std::size_t>(t)];
 }
 [[nodiscard]] constexpr std::string_view to_string(migration_type t) noexcept {
-  constexpr std::string_view names[] = {"migrate_load", "migrate_util", "migrate_task", "migrate_misfit"};
+  constexpr std::string_view names[] = {"migrate_load", "migrate_util", "migrate_task", "migrate_misfit",
+                                        "migrate_llc_task"};
   return names[static_cast<std::size_t>(t)];
 }
 
@@ -99,6 +102,13 @@ struct src_group_decision {
   }
   friend constexpr bool operator==(const src_group_decision&, const src_group_decision&) = default;
 };
+
+namespace detail {
+/// Whether pack `P`'s aggregation member takes part in balancing (`active`): the balance
+/// rules consult it only then, so `aggregation::none` costs nothing.
+template <class P>
+inline constexpr bool aggregation_active = requires { requires P::aggregation::active; };
+}  // namespace detail
 
 /// kernel: struct lb_env — everything one `sched_balance_rq` attempt knows and decides,
 /// for pack `P` on limits `L`. Build it with `make_lb_env`.

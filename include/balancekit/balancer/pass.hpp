@@ -209,6 +209,7 @@ private:
       env_type env = make_lb_env<P>(tree, snap, &state, target, k, cpu_idle_type::idle, now);
       env.src_cpu = busiest;
       env.flags = lbf::active_lb;
+      env.mtype = mtype;  // the LLC pass's push must take a task that prefers target's LLC
       // kernel: detach_one_task(): the first movable task from the tail.
       for (std::uint32_t t = snap.tail(busiest); t != no_task; t = snap.prev(t)) {
         if (!P::can_migrate::check(env, t)) continue;

@@ -17,5 +17,8 @@ inline constexpr std::uint32_t no_task = 0xFFFFFFFFU;
 inline constexpr int no_group = -1;
 /// No NUMA node (kernel: NUMA_NO_NODE). Node ids are `std::size_t`, as the topology's.
 inline constexpr std::size_t no_node = static_cast<std::size_t>(-1);
+/// No process: a task that aggregation counts in no task group. Process ids are indices the
+/// embedder names (`std::uint32_t`).
+inline constexpr std::uint32_t no_process = 0xFFFFFFFFU;
 
 }  // namespace balancekit

@@ -102,6 +102,9 @@ struct sim_task {
   /// over-subscription penalty. 0: the task is not slowed by others' footprints.
   std::uint64_t footprint = 0;
   std::uint32_t memory_permille = 0;
+  /// The process (task group) the task is a thread of, for the pack's aggregation member
+  /// (`task_state::process`); `no_process`: none.
+  std::uint32_t process = no_process;
 };
 
 /// A histogram of durations with eight buckets per power of two (12.5 % wide): exact
@@ -298,15 +301,22 @@ public:
 
   /// Adds a task at time `start` (≥ now), forked from `parent_cpu` and placed by the
   /// pack. Returns its index, or `no_task` when the simulator is full, the parent is not
-  /// in the map or the task may run on no CPU of it.
+  /// in the map, the task may run on no CPU of it, or the pack's aggregation member keeps
+  /// no process of the task's index.
   constexpr std::uint32_t spawn(const sim_task<L>& spec, std::size_t parent_cpu, nanoseconds start = -1) {
     const tree_type& tree = balancer_.tree();
     if (!tree.cpu_map().test(parent_cpu) || !spec.allowed.intersects(tree.cpu_map())) return no_task;
+    if (snap_.tasks().size() == max_tasks) return no_task;
+    if constexpr (detail::aggregation_active<P>) {
+      if (spec.process != no_process && !P::aggregation::note_thread(state_.aggregation, spec.process, 1, spec.footprint))
+        return no_task;
+    }
     if (start < now_) start = now_;
     task_state<L> t;
     t.id = spec.id;
     t.weight = spec.weight;
     t.allowed = spec.allowed;
+    t.process = spec.process;
     const std::uint32_t i = snap_.add_sleeping_task(t);
     if (i == no_task) return no_task;
     task_sim& ts = tasks_[i];
@@ -691,6 +701,9 @@ private:
       cs.busy += delta;
       cs.curr_start = now_;
       snap_.task_at(t).exec_start = now_;  // update_curr_se(): it ran until now
+      if constexpr (detail::aggregation_active<P>)  // account_mm_sched()
+        P::aggregation::template account<P>(balancer_.tree(), snap_, c, t, static_cast<std::uint64_t>(delta), jiffies(),
+                                            state_.aggregation);
     }
     update_pelt(c, t);
   }
@@ -771,6 +784,10 @@ private:
   constexpr void tick(std::size_t c) {
     cpu_sim& cs = cpus_[c];
     cs.next_tick = now_ + tick_length();
+    if constexpr (detail::aggregation_active<P>) {  // task_tick_cache()
+      if (cs.curr != no_task)
+        P::aggregation::template task_tick<P>(balancer_.tree(), snap_, c, cs.curr, jiffies(), state_.aggregation);
+    }
     // Preemption at the tick: the slice is used up and another task waits.
     if (cs.curr != no_task && cs.slice_used >= base_slice() && snap_.queue_length(c) > 1) {
       const std::uint32_t next = pick_next(c, cs.curr);
@@ -835,6 +852,10 @@ private:
       ts.attached = false;
       ts.exited = true;
       ++metrics_.exits;
+      if constexpr (detail::aggregation_active<P>) {
+        if (ts.spec.process != no_process)
+          (void)P::aggregation::note_thread(state_.aggregation, ts.spec.process, -1, ts.spec.footprint);
+      }
     } else {
       pelt::util_est_update(ts.avg, true, snap_.cpus[c].arch_capacity);
       sync_task(t);

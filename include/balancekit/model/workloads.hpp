@@ -74,12 +74,14 @@ struct workload {
   /// group's receivers in turn without ever blocking (hackbench's 100-byte messages rarely
   /// fill a 64 KiB pipe); a receiver works `work / 2` per message (a read copies it, a
   /// write also wakes the reader) and sleeps when none is left. Writes wake readers with
-  /// WF_SYNC, as pipes do.
+  /// WF_SYNC, as pipes do. Every task is a thread of process 0 (`hackbench -T`: one mm),
+  /// which an aggregation member keeps together.
   std::size_t groups = 0;
   std::size_t fds = 20;
   /// schbench-like (`schbench -m messengers -t workers`): every `period` each messenger
   /// works `messenger_work` and then wakes all its `workers` at once; each worker works
-  /// `work` per wakeup and sleeps. Wake-up latency is the figure of merit.
+  /// `work` per wakeup and sleeps. Wake-up latency is the figure of merit. Every task is a
+  /// thread of process 0, as schbench's are.
   std::size_t messengers = 0;
   std::size_t workers = 0;
   nanoseconds messenger_work = 10'000;
@@ -255,6 +257,7 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
     t.partner = readers;
     t.recipients = static_cast<std::uint32_t>(w.fds);
     t.keeps_sending = true;
+    t.process = 0;
     for (std::size_t i = 0; i < w.fds; ++i) {
       t.id = id++;
       t.first_recipient = static_cast<std::uint32_t>(i);
@@ -265,6 +268,7 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
     r.allowed = first_allowed;
     r.work = w.work / 2 > 0 ? w.work / 2 : 1;
     r.wait_first = true;
+    r.process = 0;
     for (std::size_t i = 0; i < w.fds; ++i) {
       r.id = id++;
       if (sim.spawn(dressed(r), w.start_cpu) == no_task) return false;
@@ -280,6 +284,7 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
     t.partner = next_index() + 1;
     t.recipients = static_cast<std::uint32_t>(w.workers);
     t.broadcast = true;
+    t.process = 0;
     if (w.workers == 0) t.partner = no_task;
     if (sim.spawn(dressed(t), w.start_cpu) == no_task) return false;
     sim_task<L> k;
@@ -287,6 +292,7 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
     k.allowed = first_allowed;
     k.work = w.work;
     k.wait_first = true;
+    k.process = 0;
     for (std::size_t i = 0; i < w.workers; ++i) {
       k.id = id++;
       if (sim.spawn(dressed(k), w.start_cpu) == no_task) return false;

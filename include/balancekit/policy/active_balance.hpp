@@ -19,6 +19,20 @@ namespace balancekit {
 struct linux_active_balance {
   template <class P, limits_pack L>
   [[nodiscard]] static constexpr bool needed(const lb_env<P, L>& env) {
+    if constexpr (detail::aggregation_active<P>) {
+      // Cache-aware balancing: the LLC pass may push a running task that prefers the
+      // destination's LLC; alb_break_llc() vetoes a push that would take the only (or
+      // running) task off its preferred LLC when leaving it is forbidden.
+      const bool need = env.mtype == migration_type::migrate_llc_task || linux_rule(env);
+      return need && !(env.state != nullptr && P::aggregation::breaks_active(env, env.state->aggregation));
+    } else {
+      return linux_rule(env);
+    }
+  }
+
+private:
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr bool linux_rule(const lb_env<P, L>& env) {
     // kernel: imbalanced_active_balance(): affinity or hotness kept failing.
     if (env.mtype == migration_type::migrate_task && env.nr_balance_failed > env.sd->cache_nice_tries + 2U) return true;
     const cpu_state& src = env.cpu(env.src_cpu);

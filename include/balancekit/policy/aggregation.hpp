@@ -1,9 +1,9 @@
 /// \file
-/// Aggregation (seed 001) so far: occupancy accounting, the preferred LLC and the
-/// migration hint of the LLC-centric baseline, as the cache-aware scheduling series keeps
-/// them ("sched: Cache aware load-balancing", Peter Zijlstra, Chen Yu, Tim Chen; v1 Oct
-/// 2025 to v4 Apr 2026, queued in PZ's queue.git sched/cache; reference/seed-proposals.md
-/// §2.2–2.5).
+/// Aggregation (seed 001) so far: occupancy accounting, the preferred LLC, the migration
+/// hint and the pack member of the LLC-centric baseline, as the cache-aware scheduling
+/// series keeps them ("sched: Cache aware load-balancing", Peter Zijlstra, Chen Yu, Tim
+/// Chen; v1 Oct 2025 to v4 Apr 2026, queued in PZ's queue.git sched/cache;
+/// reference/seed-proposals.md §2.2–2.5).
 ///
 /// kernel: account_mm_sched(), __update_mm_sched(), fraction_mm_sched(),
 /// task_tick_cache(), task_cache_work(), update_avg_scale(), exceed_llc_nr(),
@@ -30,8 +30,10 @@
 /// The topology-aware scope of seed 001: its affinity order of LLCs (`affinity_order`),
 /// the process's utilization (`process_util`) and the scope rules (`next_scope`: the RFC's
 /// and ours, with hysteresis); the NUMA interplay (`interplay`: NUMA first, as merged, or
-/// cache first, as seed 001). The pack member and its wiring are to come
-/// (docs/aggregation.md).
+/// cache first, as seed 001).
+///
+/// The pack member `llc_centric` (the LLC-centric baseline) holds this state and answers
+/// the balance rules' questions; `topology_aware` is to come (docs/aggregation.md).
 ///
 /// Everything is caller-owned state and pure functions over it; nothing allocates.
 #pragma once
@@ -45,6 +47,7 @@
 #include <span>
 #include <string_view>
 
+#include <balancekit/balancer/lb_env.hpp>
 #include <balancekit/core/cpumask.hpp>
 #include <balancekit/core/error.hpp>
 #include <balancekit/core/index.hpp>
@@ -52,6 +55,9 @@
 #include <balancekit/core/units.hpp>
 #include <balancekit/core/static_vector.hpp>
 #include <balancekit/domains/domain_tree.hpp>
+#include <balancekit/domains/flags.hpp>
+#include <balancekit/policy/pack.hpp>
+#include <balancekit/stats/snapshot.hpp>
 #include <balancekit/topology/topology.hpp>
 
 namespace balancekit::aggregation {
@@ -128,6 +134,7 @@ struct occupancy_state {
 struct process_facts {
   std::uint32_t nr_threads = 1;
   std::uint64_t footprint = 0;
+  friend constexpr bool operator==(const process_facts&, const process_facts&) = default;
 };
 
 namespace detail {
@@ -576,5 +583,185 @@ template <limits_pack L, std::size_t M>
   const std::size_t c = st.processes[process].preferred_cpu;
   return c == no_cpu ? no_cpu : tree.llc_id(c);
 }
+
+// -- the pack member ------------------------------------------------------------------------
+
+namespace detail {
+/// An LLC's utilization (Σ cpu_util_cfs) and capacity now, from the snapshot. (The kernel
+/// reads what its last periodic balance of the LLC recorded; the current values are what
+/// that record approximates.)
+template <limits_pack L>
+[[nodiscard]] constexpr llc_stats llc_now(const domain_tree<L>& tree, const snapshot<L>& snap, std::size_t cpu) {
+  const int k = tree.sd_llc(cpu);
+  llc_stats s;
+  auto add = [&](std::size_t c) {
+    s.util += cpu_util_cfs(snap.cpus[c]);
+    s.capacity += snap.cpus[c].capacity;
+  };
+  if (k < 0) add(cpu);
+  else
+    for (std::size_t c : tree.span(tree.domain_of(cpu, static_cast<std::size_t>(k)))) add(c);
+  return s;
+}
+}  // namespace detail
+
+/// The LLC-centric baseline as the pack's `aggregation` member: the cache-aware series as
+/// queued for mainline, which balances only — the series dropped its wakeup path (it
+/// aggregated at wakeup and load balancing undid it; reference/seed-proposals.md §2.6), so
+/// wakeups stay Linux's. The embedder calls `account` at every update_curr() of a task and
+/// `task_tick` at its ticks, and names each task's process (`task_state::process`; its
+/// threads and footprint through `note_thread`); the balance rules consult the rest.
+/// Up to `MaxProcesses` processes; the knobs are template arguments (the series'
+/// defaults; `LlcBytes` is the LLC size of the footprint limit).
+template <std::size_t MaxProcesses = 64, occupancy_tunables Occupancy = occupancy_tunables{},
+          llc_balance_tunables Balance = llc_balance_tunables{}, std::uint64_t LlcBytes = std::uint64_t{32} << 20>
+struct llc_centric {
+  using family = aggregation_family;
+  static constexpr bool active = true;
+  static constexpr std::size_t max_processes = MaxProcesses;
+
+  template <limits_pack L>
+  struct state {
+    occupancy_state<L, MaxProcesses> occupancy{};
+    std::array<process_facts, MaxProcesses> facts = no_threads();
+  };
+
+  /// Every process without threads yet.
+  [[nodiscard]] static constexpr std::array<process_facts, MaxProcesses> no_threads() noexcept {
+    std::array<process_facts, MaxProcesses> a{};
+    for (process_facts& f : a) f.nr_threads = 0;
+    return a;
+  }
+
+  /// A thread of `process` starts (`delta` +1) or exits (−1), keeping `footprint` bytes hot
+  /// (added, or taken away). An unknown process is an `out_of_range` error, nothing changed.
+  template <limits_pack L>
+  static constexpr status note_thread(state<L>& st, std::uint32_t process, int delta, std::uint64_t footprint) {
+    if (process >= MaxProcesses) {
+      error e{errc::out_of_range, "aggregation: process "};
+      return e << process << " is not one of the " << MaxProcesses << " processes the member keeps";
+    }
+    process_facts& f = st.facts[process];
+    if (delta > 0) {
+      f.nr_threads += static_cast<std::uint32_t>(delta);
+      f.footprint += footprint;
+    } else {
+      const auto d = static_cast<std::uint32_t>(-delta);
+      f.nr_threads = f.nr_threads > d ? f.nr_threads - d : 0;
+      f.footprint = f.footprint > footprint ? f.footprint - footprint : 0;
+    }
+    return {};
+  }
+
+  /// kernel: account_mm_sched(): task `t` ran `delta_ns` on `cpu`, up to `now`. A task of
+  /// no process (or one beyond MaxProcesses, which `note_thread` refuses) is not counted.
+  template <class P, limits_pack L>
+  static constexpr void account(const domain_tree<L>& tree, const snapshot<L>& snap, std::size_t cpu, std::uint32_t t,
+                                std::uint64_t delta_ns, jiffies_t now, state<L>& st) {
+    const std::uint32_t p = snap.task_at(t).process;
+    if (p >= MaxProcesses || !tree.cpu_map().test(cpu)) return;
+    (void)aggregation::account(st.occupancy, tree, cpu, p, delta_ns, now, st.facts[p], LlcBytes, Occupancy,
+                               P::balance_tuning.hz);
+  }
+
+  /// kernel: task_tick_cache() and the task_cache_work() it queues (run at once here): at a
+  /// tick of task `t` on `cpu`, a scan of its process's occupancy, once per epoch.
+  template <class P, limits_pack L>
+  static constexpr void task_tick(const domain_tree<L>& tree, const snapshot<L>& snap, std::size_t cpu, std::uint32_t t,
+                                  jiffies_t now, state<L>& st) {
+    const std::uint32_t p = snap.task_at(t).process;
+    if (p >= MaxProcesses || !tree.cpu_map().test(cpu) || !scan_due(st.occupancy, cpu, p)) return;
+    cpumask<L::max_cpus> running;
+    for (std::size_t c : tree.cpu_map())
+      if (const std::uint32_t u = snap.curr(c); u != no_task && snap.task_at(u).process == p) running.set(c);
+    (void)scan(st.occupancy, tree, p, cpu, now, running, st.facts[p], LlcBytes, Occupancy, P::balance_tuning.hz);
+  }
+
+  /// The LLC (its id) task `t`'s process prefers, or `no_cpu`.
+  template <limits_pack L>
+  [[nodiscard]] static constexpr std::size_t preferred_llc_of(const domain_tree<L>& tree, const snapshot<L>& snap,
+                                                              const state<L>& st, std::uint32_t t) {
+    const std::uint32_t p = snap.task_at(t).process;
+    return p >= MaxProcesses ? no_cpu : preferred_llc(st.occupancy, tree, p);
+  }
+
+  // -- what the balance rules ask ----------------------------------------------------------
+  /// group_llc_balance: on a domain whose groups are LLCs (it spans several, its child is
+  /// one), the number of group `g`'s tasks that prefer the destination's LLC when moving
+  /// one there is an LLC migration (can_migrate_llc(the group's LLC, dst, 0, into)); else 0.
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr std::uint32_t llc_balance(const lb_env<P, L>& env, const typename domain_tree<L>::group& g,
+                                                           const state<L>& st) {
+    if (env.has(sd_flag::share_llc) || !g.flags.has(sd_flag::share_llc)) return 0;
+    const auto& tree = *env.tree;
+    const auto& snap = *env.snap;
+    const std::size_t dst_llc = tree.llc_id(env.dst_cpu);
+    std::uint32_t n = 0;
+    for (std::size_t c : tree.cpus_of(g)) {
+      if (!env.cpus.test(c)) continue;
+      for (std::uint32_t t = snap.head(c); t != no_task; t = snap.next(t))
+        if (preferred_llc_of(tree, snap, st, t) == dst_llc) ++n;
+    }
+    if (n == 0) return 0;
+    const llc_stats src = detail::llc_now(tree, snap, tree.span_first(g));
+    return group_llc_balance(n, src, detail::llc_now(tree, snap, env.dst_cpu), Balance) ? n : 0;
+  }
+
+  /// The tasks queued on `cpu` that prefer the destination's LLC (the LLC pass's source run
+  /// queue queues the most).
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr std::uint32_t prefer_dst(const lb_env<P, L>& env, std::size_t cpu, const state<L>& st) {
+    const std::size_t dst_llc = env.tree->llc_id(env.dst_cpu);
+    std::uint32_t n = 0;
+    for (std::uint32_t t = env.snap->head(cpu); t != no_task; t = env.snap->next(t))
+      if (preferred_llc_of(*env.tree, *env.snap, st, t) == dst_llc) ++n;
+    return n;
+  }
+
+  /// Task `t`'s place in the detach order between two LLCs (classify_for_detach); 0 for
+  /// every task inside one LLC, which keeps Linux's order.
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr int detach_rank(const lb_env<P, L>& env, std::uint32_t t, const state<L>& st) {
+    const auto& tree = *env.tree;
+    if (tree.cpus_share_cache(env.src_cpu, env.dst_cpu)) return 0;
+    return static_cast<int>(
+        classify_for_detach(preferred_llc_of(tree, *env.snap, st, t), tree.llc_id(env.src_cpu), tree.llc_id(env.dst_cpu)));
+  }
+
+  /// migrate_degrades_llc(): whether moving task `t` from env.src_cpu to env.dst_cpu is
+  /// refused for its LLC preference (the LLC pass moves only tasks preferring dst's LLC;
+  /// otherwise a move can_migrate_llc_task() forbids), until the domain failed
+  /// cache_nice_tries + 1 times.
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr bool degrades(const lb_env<P, L>& env, std::uint32_t t, const state<L>& st) {
+    const auto& tree = *env.tree;
+    if (tree.cpus_share_cache(env.src_cpu, env.dst_cpu)) return false;
+    const std::size_t pref = preferred_llc_of(tree, *env.snap, st, t);
+    return migrate_degrades_llc(pref, tree.llc_id(env.dst_cpu), env.mtype == migration_type::migrate_llc_task,
+                                hint(env, t, pref), env.nr_balance_failed, env.sd->cache_nice_tries);
+  }
+
+  /// alb_break_llc(): an active balance would take the source's running task off its
+  /// preferred LLC while leaving is forbidden.
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr bool breaks_active(const lb_env<P, L>& env, const state<L>& st) {
+    const std::uint32_t t = env.snap->curr(env.src_cpu);
+    if (t == no_task) return false;
+    const std::size_t pref = preferred_llc_of(*env.tree, *env.snap, st, t);
+    return active_balance_breaks_llc(pref, env.tree->llc_id(env.src_cpu), true, hint(env, t, pref));
+  }
+
+private:
+  // can_migrate_llc_task(): the hint for task `t` (preferring LLC `pref`) moving from
+  // env.src_cpu to env.dst_cpu, with its utilization moved.
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr llc_mig hint(const lb_env<P, L>& env, std::uint32_t t, std::size_t pref) {
+    const auto& tree = *env.tree;
+    const auto way = towards_preferred(tree, env.src_cpu, env.dst_cpu, pref);
+    if (!way) return llc_mig::unrestricted;
+    return can_migrate_llc(detail::llc_now(tree, *env.snap, env.src_cpu), detail::llc_now(tree, *env.snap, env.dst_cpu),
+                           env.snap->task_at(t).util, *way, Balance);
+  }
+};
 
 }  // namespace balancekit::aggregation

@@ -128,6 +128,7 @@ template <class P, limits_pack L>
     case group_type::imbalanced:
     case group_type::asym_packing:
     case group_type::smt_balance:
+    case group_type::llc_balance:
       return false;  // not used in the slow wakeup path
     case group_type::misfit_task:
       return idlest.max_capacity < sgs.max_capacity;  // the higher capacity
@@ -182,6 +183,7 @@ template <class P, limits_pack L>
     case group_type::imbalanced:
     case group_type::asym_packing:
     case group_type::smt_balance:
+    case group_type::llc_balance:
       return no_group;
     case group_type::misfit_task:
       if (local_sgs.max_capacity >= idlest_sgs.max_capacity) return no_group;

@@ -139,6 +139,10 @@ template <class Sibling = prefer_sibling_per_core, class P, limits_pack L>
       d.type = migration_type::migrate_task;
       d.imbalance = 1;
       return d;
+    case group_type::llc_balance:  // one task per pass towards its preferred LLC
+      d.type = migration_type::migrate_llc_task;
+      d.imbalance = 1;
+      return d;
     default:
       break;
   }
@@ -199,7 +203,11 @@ template <class Sibling = prefer_sibling_per_core, class P, limits_pack L>
   const sg_lb_stats& local = sds.local_stat;
   if (busiest.type == group_type::misfit_task) return calculate_imbalance<Sibling>(env, sds);
   // (EAS with an energy model and no overutilized CPU → balanced: never, no energy model.)
-  if (busiest.type == group_type::asym_packing || busiest.type == group_type::imbalanced)
+  // The checks below assume evenly loaded groups; an imbalanced group, or one holding tasks
+  // that prefer the destination's LLC (our reading of the cache-aware series, which ranks
+  // it above imbalanced), goes straight to the imbalance.
+  if (busiest.type == group_type::asym_packing || busiest.type == group_type::imbalanced ||
+      busiest.type == group_type::llc_balance)
     return calculate_imbalance<Sibling>(env, sds);
   if (local.type > busiest.type) return balanced;
   if (local.type == group_type::overloaded) {

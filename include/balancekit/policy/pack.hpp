@@ -162,8 +162,27 @@ concept packing_policy =
       X::attach(tree, st);
       { X::select(wenv, st) } -> std::same_as<placement_decision>;
     };
-template <class X, class L>
-concept aggregation_policy = family_policy<X, aggregation_family, L>;
+/// How far a process's threads are kept together (seed 001); see policy/aggregation.hpp. A
+/// member that takes part in balancing says so (`static constexpr bool active = true;`) and
+/// answers the balance rules' questions (the group's tasks preferring the destination's
+/// LLC, a run queue's, a task's detach rank, whether a move degrades its LLC, whether an
+/// active balance breaks one) and the embedder's accounting (`account` at each
+/// update_curr(), `task_tick` at each tick); `aggregation::none` takes no part.
+template <class X, class P, class L>
+concept aggregation_policy =
+    family_policy<X, aggregation_family, L> &&
+    (!requires { requires X::active; } ||
+     requires(const lb_env<P, L>& env, const typename X::template state<L>& cst, typename X::template state<L>& st,
+              const domain_tree<L>& tree, const snapshot<L>& snap, const typename domain_tree<L>::group& g,
+              std::size_t cpu, std::uint32_t t, std::uint64_t ns, jiffies_t now) {
+       { X::llc_balance(env, g, cst) } -> std::same_as<std::uint32_t>;
+       { X::prefer_dst(env, cpu, cst) } -> std::same_as<std::uint32_t>;
+       { X::detach_rank(env, t, cst) } -> std::same_as<int>;
+       { X::degrades(env, t, cst) } -> std::same_as<bool>;
+       { X::breaks_active(env, cst) } -> std::same_as<bool>;
+       X::template account<P>(tree, snap, cpu, t, ns, now, st);
+       X::template task_tick<P>(tree, snap, cpu, t, now, st);
+     });
 template <class X, class L>
 concept push_policy = family_policy<X, push_family, L>;
 template <class X, class L>
@@ -207,7 +226,7 @@ concept placement_member = requires { typename P::placement; } && placement_poli
 template <class P, class L>
 concept packing_member = requires { typename P::packing; } && packing_policy<typename P::packing, P, L>;
 template <class P, class L>
-concept aggregation_member = requires { typename P::aggregation; } && aggregation_policy<typename P::aggregation, L>;
+concept aggregation_member = requires { typename P::aggregation; } && aggregation_policy<typename P::aggregation, P, L>;
 template <class P, class L>
 concept push_member = requires { typename P::push; } && push_policy<typename P::push, L>;
 template <class P, class L>
@@ -289,7 +308,8 @@ consteval bool check_pack() {
   static_assert(detail::aggregation_member<P, L>,
                 "the pack's `aggregation` is missing or is not an aggregation policy: it needs `using family = "
                 "aggregation_family;` and `template <limits_pack L> using state = ...;` (aggregation::none keeps "
-                "nothing)");
+                "nothing), and one that is `active` answers `llc_balance`, `prefer_dst`, `detach_rank`, "
+                "`degrades`, `breaks_active`, `account` and `task_tick` (see aggregation::llc_centric)");
   static_assert(detail::push_member<P, L>,
                 "the pack's `push` is missing or is not a push policy: it needs `using family = push_family;` and "
                 "`template <limits_pack L> using state = ...;` (push::none keeps nothing)");

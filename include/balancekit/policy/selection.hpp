@@ -38,6 +38,9 @@ template <class P, limits_pack L>
       return sgs.avg_load > busiest.avg_load;
     case group_type::imbalanced:
       return false;  // keep the first one found
+    case group_type::llc_balance:
+      // update_llc_busiest(): the most tasks preferring the destination's LLC; the first on a tie.
+      return sgs.nr_pref_dst > busiest.nr_pref_dst;
     case group_type::asym_packing:
       return false;  // unreachable: no built domain has SD_ASYM_PACKING
     case group_type::misfit_task:

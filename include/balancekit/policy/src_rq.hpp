@@ -74,6 +74,17 @@ struct linux_src_rq {
             busiest = i;
           }
           break;
+        case migration_type::migrate_llc_task:
+          // The CPU queueing the most tasks that prefer the destination's LLC (the first on a tie).
+          if constexpr (detail::aggregation_active<P>) {
+            if (env.state == nullptr) break;
+            const std::uint32_t n = P::aggregation::prefer_dst(env, i, env.state->aggregation);
+            if (n > busiest_nr) {
+              busiest_nr = n;
+              busiest = i;
+            }
+          }
+          break;
       }
     }
     return busiest;

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include <balancekit/balancer/lb_env.hpp>
 #include <balancekit/core/index.hpp>
@@ -85,6 +86,14 @@ struct linux_can_migrate {
     env.flags &= ~lbf::all_pinned;  // at least one task could run on dst
     // The active-balance stopper has preempted the task that was running.
     if (env.snap->running(t) && (env.flags & lbf::active_lb) == 0) return false;
+    if constexpr (detail::aggregation_active<P>) {
+      // Cache-aware balancing (migrate_degrades_llc()). An active balance skips it, as it
+      // skips hotness, except when it pushes for the LLC pass: then too only a task that
+      // prefers the destination's LLC goes.
+      if (env.state != nullptr && ((env.flags & lbf::active_lb) == 0 || env.mtype == migration_type::migrate_llc_task) &&
+          P::aggregation::degrades(std::as_const(env), t, env.state->aggregation))
+        return false;
+    }
     if ((env.flags & lbf::active_lb) != 0) return true;
     const bool hot = task_hot(env, p);
     return !hot || env.nr_balance_failed > env.sd->cache_nice_tries;
@@ -111,25 +120,62 @@ struct linux_detach {
       return 0;
     }
     if (env.imbalance <= 0) return 0;
+    if constexpr (detail::aggregation_active<P>) {
+      if (env.state != nullptr) return detach_in_llc_order(env, snap, out);
+    }
     // loop_max <= nr_migrate == loop_break, so the kernel's LBF_NEED_BREAK never fires here.
     while (snap.tail(src) != no_task && !out.full()) {
-      if (env.dst_idle() && snap.cpus[src].nr_running <= 1) break;  // never steal the last task
-      if (++env.loop > env.loop_max) break;
       const std::uint32_t t = snap.tail(src);
-      if (!P::can_migrate::check(env, t) || !take(env, snap.task_at(t))) {
-        snap.rotate_to_head(t);
-        continue;
-      }
-      snap.dequeue_task(t);
-      out.push_back(t);
-      ++detached;
-      if (env.tun.newidle_one_task && env.idle == cpu_idle_type::newly_idle) break;
-      if (env.imbalance <= 0) break;
+      if (!try_one(env, snap, t, out, detached)) break;
     }
     return detached;
   }
 
 private:
+  // One step of the walk: the stops, then task `t` detached or rotated to the head. False:
+  // the walk is over.
+  template <class P, limits_pack L>
+  static constexpr bool try_one(lb_env<P, L>& env, snapshot<L>& snap, std::uint32_t t, detached_tasks& out,
+                                std::size_t& detached) {
+    const std::size_t src = env.src_cpu;
+    if (env.dst_idle() && snap.cpus[src].nr_running <= 1) return false;  // never steal the last task
+    if (++env.loop > env.loop_max) return false;
+    if (!P::can_migrate::check(env, t) || !take(env, snap.task_at(t))) {
+      snap.rotate_to_head(t);
+      return true;
+    }
+    snap.dequeue_task(t);
+    out.push_back(t);
+    ++detached;
+    if (env.tun.newidle_one_task && env.idle == cpu_idle_type::newly_idle) return false;
+    return env.imbalance > 0;
+  }
+
+  // Cache-aware balancing's order: the tasks that prefer the destination's LLC first, then
+  // those without a preference, those preferring another LLC, and those preferring the
+  // source's last (P::aggregation::detach_rank), each class from the tail as Linux walks.
+  template <class P, limits_pack L>
+  static constexpr std::size_t detach_in_llc_order(lb_env<P, L>& env, snapshot<L>& snap, detached_tasks& out) {
+    static_vector<std::uint32_t, L::max_tasks> order;
+    static_vector<int, L::max_tasks> rank;
+    for (std::uint32_t t = snap.tail(env.src_cpu); t != no_task; t = snap.prev(t)) {
+      const int r = P::aggregation::detach_rank(std::as_const(env), t, env.state->aggregation);
+      std::size_t j = order.size();
+      order.push_back(t);
+      rank.push_back(r);
+      for (; j > 0 && rank[j - 1] > r; --j) {  // stable insertion
+        order[j] = order[j - 1];
+        rank[j] = rank[j - 1];
+      }
+      order[j] = t;
+      rank[j] = r;
+    }
+    std::size_t detached = 0;
+    for (const std::uint32_t t : order)
+      if (out.full() || !try_one(env, snap, t, out, detached)) break;
+    return detached;
+  }
+
   // The amount test and bookkeeping of detach_tasks(); false means "skip this task".
   template <class P, limits_pack L>
   static constexpr bool take(lb_env<P, L>& env, const task_state<L>& p) {
@@ -155,6 +201,9 @@ private:
       case migration_type::migrate_misfit:
         if (task_fits_cpu(p, env.cpu(env.src_cpu))) return false;
         env.imbalance = 0;
+        return true;
+      case migration_type::migrate_llc_task:  // can_migrate let only a task preferring dst's LLC through
+        --env.imbalance;
         return true;
     }
     return false;

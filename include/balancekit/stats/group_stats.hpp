@@ -60,6 +60,7 @@ struct sg_lb_stats {
   bool group_asym_packing = false;
   bool group_smt_balance = false;
   std::uint64_t group_misfit_task_load = 0;
+  std::uint32_t nr_pref_dst = 0;  ///< cache-aware balancing: its tasks that prefer the destination's LLC
   std::uint32_t nr_numa_running = 0;
   std::uint32_t nr_preferred_running = 0;
   // Not in the kernel's struct: read from the sched_group there.
@@ -242,6 +243,14 @@ constexpr void update_sg_lb_stats(const lb_env<P, L>& env, std::size_t g, bool l
                           sgs.sum_h_nr_running > 1;
   const bool imbalanced = env.state != nullptr && env.state->group_imbalance.get(env.sd->level, grp.id);
   sgs.type = group_classify(env.sd->imbalance_pct, imbalanced, sgs);
+  // Cache-aware balancing: a group holding tasks that prefer the destination's LLC ranks
+  // below overloaded and above every other type (group_llc_balance).
+  if constexpr (detail::aggregation_active<P>) {
+    if (!local_group && sgs.type < group_type::overloaded && env.state != nullptr) {
+      sgs.nr_pref_dst = P::aggregation::llc_balance(env, grp, env.state->aggregation);
+      if (sgs.nr_pref_dst != 0) sgs.type = group_type::llc_balance;
+    }
+  }
   if (sgs.type == group_type::overloaded) sgs.avg_load = sgs.group_load * sched_capacity_scale / sgs.group_capacity;
 }
 

@@ -87,6 +87,9 @@ struct task_state {
   bool eligible = true;
   bool sched_idle = false;  ///< SCHED_IDLE policy (counted in h_nr_idle)
   bool kthread = false;     ///< a kernel thread (PF_KTHREAD); with a one-CPU mask, a per-CPU kthread
+  /// The task group whose threads aggregation keeps together (the kernel's mm), an index the
+  /// embedder names; `no_process`: none.
+  std::uint32_t process = no_process;
 };
 
 /// kernel: what enqueueing a fair task adds to its CPU (add_nr_running(),
