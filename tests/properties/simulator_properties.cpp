@@ -6,6 +6,7 @@
 #include <balancekit/check/invariants.hpp>
 #include <balancekit/model/simulator.hpp>
 #include <balancekit/model/system.hpp>
+#include <balancekit/policy/aggregation.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -13,6 +14,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <iostream>
+#include <map>
+#include <tuple>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -107,7 +110,8 @@ std::vector<planned> plan(const sim_workload& w, const world& wd, std::size_t& p
 }
 
 // Spawns the plan, runs `release` ms, releases, runs until `until` ms.
-void run(sim_t& s, const std::vector<planned>& p, std::size_t pile, nanoseconds release, nanoseconds until) {
+template <class Sim>
+void run(Sim& s, const std::vector<planned>& p, std::size_t pile, nanoseconds release, nanoseconds until) {
   for (const planned& q : p) {
     const std::size_t parent = q.task.allowed.test(pile) ? pile : (q.task.allowed & s.tree().cpu_map()).first();
     RC_ASSERT(s.spawn(q.task, parent) != no_task);
@@ -117,7 +121,8 @@ void run(sim_t& s, const std::vector<planned>& p, std::size_t pile, nanoseconds 
   s.run_until(until);
 }
 
-void check_conservation(const sim_t& s) {
+template <class Sim>
+void check_conservation(const Sim& s) {
   nanoseconds total = 0;
   for (std::uint32_t t = 0; t < s.snap().tasks().size(); ++t) {
     total += s.runtime(t);
@@ -157,11 +162,12 @@ struct random_case {
   std::vector<planned> plan;
   std::size_t pile = 0;
 };
-std::unique_ptr<random_case> any_case() {
+std::unique_ptr<random_case> any_case(bool mixed = false) {
   auto c = std::make_unique<random_case>();
   const bc::machine_shape shape = *test::small_machine();
   RC_PRE(build(shape, c->wd));
-  const sim_workload w = any_workload();
+  sim_workload w = any_workload();
+  if (mixed) w.hogs_only = false;
   RC_LOG() << shape << ' ' << w << '\n';
   c->plan = plan(w, c->wd, c->pile);
   return c;
@@ -329,4 +335,38 @@ TEST_CASE("Simulating allocates nothing", "[simulator][allocation]") {
   });
   CHECK(n == 0);
   CHECK(s->metrics().migrations_nohz + s->metrics().migrations_newidle + s->metrics().migrations_periodic > 0);
+}
+
+TEST_CASE("An LLC pass moves at most one task per balance of a domain, and the run keeps the conservation laws",
+          "[aggregation][bounded-migrations]") {
+  // The LLC-centric member on random machines and workloads whose tasks are threads of two
+  // processes: each balance of one domain (one CPU, one level, one moment, one kind of
+  // balance) moves at most one task for the LLC preference (migrate_llc_task's imbalance
+  // is one task, and the active balance it may escalate to moves one), so a process's
+  // aggregation moves are bounded by the balances run, as the core's migrations are.
+  using llc_sim_t = model::simulator<rules<linux_defaults, with_aggregation<aggregation::llc_centric<2>>>, L>;
+  std::size_t with_passes = 0;
+  std::size_t total = 0;
+  // Machines of two LLCs or more, and mixed workloads (hogs alone fill LLCs past busy,
+  // where the LLC pass leaves it to generic balancing).
+  REQUIRE(test::check("aggregation: one task per LLC pass", 150, [&] {
+    auto c = any_case(true);
+    const auto& tree = *c->wd.tree;
+    RC_PRE(tree.llc_size(tree.cpu_map().first()) < tree.cpu_map().weight());
+    for (std::size_t i = 0; i < c->plan.size(); ++i) c->plan[i].task.process = static_cast<std::uint32_t>(i % 2);
+    auto s = std::make_unique<llc_sim_t>(*c->wd.tree);
+    s->reset();
+    run(*s, c->plan, c->pile, 20 * ms, 300 * ms);
+    check_conservation(*s);
+    RC_ASSERT(s->dropped_log_entries() == 0U);
+    std::map<std::tuple<nanoseconds, int, unsigned, unsigned>, int> per_pass;
+    for (const auto& e : s->log()) {
+      if (e.move.type != migration_type::migrate_llc_task) continue;
+      const auto pass = std::make_tuple(e.time, static_cast<int>(e.by), unsigned{e.move.dst}, unsigned{e.move.level});
+      RC_ASSERT(++per_pass[pass] <= 1);
+    }
+    ++total;
+    if (!per_pass.empty()) ++with_passes;
+  }, 20));
+  std::cerr << "  cases with an LLC pass: " << with_passes << " of " << total << '\n';
 }
