@@ -673,6 +673,11 @@ int run_compare(const simulate_options& o, const std::string& policies) {
   };
   const row rows[] = {
       {"throughput (CPUs of work)", "higher", [](const nlohmann::json& j) { return j["throughput_cpus"].get<double>(); }},
+      // hackbench's own measure: messages passed per second.
+      {"messages per second (thousands)", "higher",
+       [](const nlohmann::json& j) {
+         return static_cast<double>(j["messages"]["sent"].get<std::uint64_t>()) / j["elapsed_s"].get<double>() / 1000.0;
+       }},
       {"idle while waiting (CPU-s)", "lower", [](const nlohmann::json& j) { return j["idle_while_waiting_cpu_s"].get<double>(); }},
       {"busy CPUs (mean)", "lower at equal throughput", [](const nlohmann::json& j) { return j["busy_cpus_mean"].get<double>(); }},
       {"active CPUs (mean per step)", "lower at equal throughput",
