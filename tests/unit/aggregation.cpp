@@ -443,3 +443,55 @@ TEST_CASE("LLC moves are refused by preference until the domain has failed often
   STATIC_REQUIRE_FALSE(ag::active_balance_breaks_llc(8, 8, true, ag::llc_mig::llc));
   STATIC_REQUIRE_FALSE(ag::active_balance_breaks_llc(0, 8, true, ag::llc_mig::forbid));
 }
+
+TEST_CASE("The affinity gain weighs each domain nearer to the destination by how much nearer, within its bounds",
+          "[aggregation][gain]") {
+  // Three LLCs, tasks preferring them 3, 2, 0; distances to the source 10, 20, 5 and to the
+  // destination 0, 12, 1: LLC 0 gains 3 × 10, LLC 1 2 × 8, LLC 2 has no such task.
+  constexpr std::array<std::uint32_t, 3> pref{3, 2, 0};
+  constexpr std::array<std::uint64_t, 3> src{10, 20, 5};
+  constexpr std::array<std::uint64_t, 3> dst{0, 12, 1};
+  STATIC_REQUIRE(ag::affinity_gain(pref, src, dst, ag::llc_gain_floor) == 46);
+  // A domain no nearer to the destination gains nothing, whatever it holds.
+  constexpr std::array<std::uint64_t, 3> same{10, 20, 5};
+  STATIC_REQUIRE(ag::affinity_gain(pref, src, same, ag::llc_gain_floor) == 0);
+  // Differences of 1: weight 1 per LLC, but 4 per node (the node floor); 5000: capped at 1024.
+  constexpr std::array<std::uint64_t, 2> s1{10, 13};
+  constexpr std::array<std::uint64_t, 2> d1{9, 12};
+  constexpr std::array<std::uint32_t, 2> p1{3, 2};
+  STATIC_REQUIRE(ag::affinity_gain(p1, s1, d1, ag::llc_gain_floor) == 5);
+  STATIC_REQUIRE(ag::affinity_gain(p1, s1, d1, ag::node_gain_floor) == 20);
+  constexpr std::array<std::uint64_t, 1> far{5000};
+  constexpr std::array<std::uint64_t, 1> here{0};
+  constexpr std::array<std::uint32_t, 1> one{1};
+  STATIC_REQUIRE(ag::affinity_gain(one, far, here, ag::llc_gain_floor) == 1024);
+}
+
+TEST_CASE("Between domains of the scope a task goes where there is room, or by the peak-lowering escape",
+          "[aggregation][gain]") {
+  // LLCs of 8 CPUs (capacity 8192; busy from 4096 at 50 %), tasks of util 1024.
+  constexpr std::uint64_t cap = 8192;
+  // Room: 1024 + 1024 = 2048 < 4096.
+  STATIC_REQUIRE(ag::can_migrate_node({7168, cap}, {1024, cap}, 1024) == ag::llc_mig::llc);
+  // 7 tasks next to 4: 5120 would be busy, but 7168 > 4096 · 1.2 and 7168 >= 4096 + 2048:
+  // the move lowers the peak (the freeze the escape is for).
+  STATIC_REQUIRE(ag::can_migrate_node({7168, cap}, {4096, cap}, 1024) == ag::llc_mig::llc);
+  // 6 next to 5: 6144 is not more than 20 % above 5120 — it stops there, no ping-pong.
+  STATIC_REQUIRE(ag::can_migrate_node({6144, cap}, {5120, cap}, 1024) == ag::llc_mig::forbid);
+  // 5 next to 4: more than 20 % above, but 5120 < 4096 + 2048: the move would only swap the peak.
+  STATIC_REQUIRE(ag::can_migrate_node({5120, cap}, {4096, cap}, 1024) == ag::llc_mig::forbid);
+  // No statistics: no opinion.
+  STATIC_REQUIRE(ag::can_migrate_node({7168, cap, false}, {0, cap}, 1024) == ag::llc_mig::unrestricted);
+}
+
+TEST_CASE("A nearer domain with room for the task vetoes a move to a farther one", "[aggregation][gain]") {
+  constexpr std::uint64_t cap = 8192;
+  // 3000 + 1024 = 4024 < 4096: the second nearer LLC still has room.
+  constexpr std::array<ag::llc_stats, 2> nearer{ag::llc_stats{6000, cap}, ag::llc_stats{3000, cap}};
+  STATIC_REQUIRE(ag::nearer_vetoes(nearer, 1024));
+  // With a task of 2000 neither has: 8000 and 5000 are both busy.
+  STATIC_REQUIRE_FALSE(ag::nearer_vetoes(nearer, 2000));
+  // Unknown statistics veto nothing.
+  constexpr std::array<ag::llc_stats, 1> unknown{ag::llc_stats{0, cap, false}};
+  STATIC_REQUIRE_FALSE(ag::nearer_vetoes(unknown, 1024));
+}

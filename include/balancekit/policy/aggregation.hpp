@@ -8,7 +8,8 @@
 /// kernel: account_mm_sched(), __update_mm_sched(), fraction_mm_sched(),
 /// task_tick_cache(), task_cache_work(), update_avg_scale(), exceed_llc_nr(),
 /// exceed_llc_capacity(), get_sched_cache_scale(), can_migrate_llc(),
-/// can_migrate_llc_task(), update_llc_busiest(), migrate_degrades_llc(), alb_break_llc().
+/// can_migrate_llc_task(), update_llc_busiest(), migrate_degrades_llc(), alb_break_llc();
+/// seed 001's affinity gain and can_migrate_node() in our reading of their digest.
 ///
 /// What a process is. The kernel aggregates the threads of one mm; here a *process* is a
 /// task group the embedder names by index (0 .. MaxProcesses − 1), so that any grouping —
@@ -537,6 +538,59 @@ constexpr std::uint64_t process_util(occupancy_state<L, M>& st, const domain_tre
   for (std::size_t c : tree.cpu_map())
     sum += cpu_util[c] * std::min<std::uint64_t>(occupancy(st, c, process, now, period), nice_0_load) / nice_0_load;
   return sum;
+}
+
+// -- the affinity gain and the cross-domain hint (seed 001, our reading) --------------------
+// The series' patches 11/23 and 12/23 are not public; a digest of them and of PZ's review
+// is (reference/seed-proposals.md §3.1). What follows is our reading of that digest,
+// docs/aggregation.md says where it had to choose.
+
+/// The weight bounds of the affinity gain: per LLC clamp(…, 1, 1024), per node
+/// clamp(…, 4, 1024) (the digest of 12/23).
+inline constexpr std::uint64_t gain_weight_max = 1024;
+inline constexpr std::uint64_t llc_gain_floor = 1;
+inline constexpr std::uint64_t node_gain_floor = 4;
+
+/// Seed 001's affinity gain of moving a task from `src` to `dst` (12/23), which replaces the
+/// binary "prefers the destination's LLC": Σ over the domains i (LLCs or nodes) that are
+/// nearer to dst than to src of tasks_preferring(i) × clamp(dist(i, src) − dist(i, dst),
+/// floor, 1024). `preferring[i]`, `to_src[i]` and `to_dst[i]` describe domain i; the three
+/// spans have one entry per domain. A larger gain picks the source group and run queue.
+[[nodiscard]] constexpr std::uint64_t affinity_gain(std::span<const std::uint32_t> preferring,
+                                                    std::span<const std::uint64_t> to_src,
+                                                    std::span<const std::uint64_t> to_dst, std::uint64_t floor) noexcept {
+  std::uint64_t gain = 0;
+  const std::size_t n = std::min({preferring.size(), to_src.size(), to_dst.size()});
+  for (std::size_t i = 0; i < n; ++i) {
+    if (preferring[i] == 0 || to_dst[i] >= to_src[i]) continue;
+    gain += preferring[i] * std::clamp<std::uint64_t>(to_src[i] - to_dst[i], floor, gain_weight_max);
+  }
+  return gain;
+}
+
+/// can_migrate_node() (11/23), our reading: the hint for a move between two domains of the
+/// process's scope (LLCs or nodes), with the task's utilization moved. The destination
+/// takes it when it still has room afterwards (not busy under overaggr_pct); otherwise
+/// only by the peak-lowering escape — the source is more than imb_pct above the
+/// destination and at least dst + 2 · tsk_util, so that the move lowers the larger of the
+/// two — without which a 7-task LLC next to a 4-task one freezes. Unknown statistics: no
+/// opinion.
+[[nodiscard]] constexpr llc_mig can_migrate_node(const llc_stats& src, const llc_stats& dst, std::uint64_t tsk_util,
+                                                 const llc_balance_tunables& t = {}) noexcept {
+  if (!src.known || !dst.known) return llc_mig::unrestricted;
+  if (fits_llc_capacity(dst.util + tsk_util, dst.capacity, t.overaggr_pct)) return llc_mig::llc;
+  if (util_greater(src.util, dst.util, t.imb_pct) && src.util >= dst.util + 2 * tsk_util) return llc_mig::llc;
+  return llc_mig::forbid;
+}
+
+/// The digest's "nearer LLCs can veto, with the candidate task's util included": a move
+/// to a farther domain is vetoed while one of the `nearer` ones (nearer to the source in
+/// affinity order than the destination) would still have room with the task in it.
+[[nodiscard]] constexpr bool nearer_vetoes(std::span<const llc_stats> nearer, std::uint64_t tsk_util,
+                                           const llc_balance_tunables& t = {}) noexcept {
+  for (const llc_stats& s : nearer)
+    if (s.known && fits_llc_capacity(s.util + tsk_util, s.capacity, t.overaggr_pct)) return true;
+  return false;
 }
 
 // -- the NUMA interplay ---------------------------------------------------------------------
