@@ -1,7 +1,10 @@
 // Cost of aggregation's bookkeeping on hygon384 (issue 11): one `account` call (what a tick
 // or any update_curr of a thread pays), one preferred-LLC `scan` (every CPU's occupancy,
 // once per epoch per process), and one `next_scope` decision over the 24 LLCs in affinity
-// order. Reported per call, in ns.
+// order, per call in ns; and a whole periodic balance of an idle CPU under Linux's rules
+// and under the LLC-centric member, whose rules count the tasks preferring the balancing
+// CPU's LLC in every group of a level whose groups are LLCs.
+#include <balancekit/balancer.hpp>
 #include <balancekit/domains.hpp>
 #include <balancekit/policy/aggregation.hpp>
 #include <balancekit/topology/machines.hpp>
@@ -80,5 +83,47 @@ void BM_aggregation_next_scope(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_aggregation_next_scope);
+
+// 576 threads of one process, CPU c running (3, 2, 1, 0)[c % 4] of them with the signals
+// of hogs sharing their CPU; the process prefers CPU 3's LLC. CPU 3 (idle) runs its
+// periodic balance from the same state each iteration.
+template <class P>
+void BM_on_tick_one_process(benchmark::State& state) {
+  hygon& m = machine();
+  if (!m.ok) return state.SkipWithError("machine did not build");
+  const domain_tree<L>& tree = *m.tree;
+  auto loaded = std::make_unique<snapshot<L>>();
+  for (std::size_t c : tree.cpu_map()) {
+    const std::uint64_t n = 3 - c % 4;
+    for (std::uint64_t k = 0; k < n; ++k) {
+      task_state<L> t;
+      t.util = t.util_est = sched_capacity_scale / n;
+      t.runnable = sched_capacity_scale;
+      t.process = 0;
+      if (loaded->add_task(t, c, loaded->curr(c) == no_task) == no_task) return state.SkipWithError("snapshot full");
+      account_enqueue(loaded->cpus[c], t);
+    }
+  }
+  const balancer<P, L> b{tree};
+  auto snap = std::make_unique<snapshot<L>>();
+  auto bstate = std::make_unique<balance_state<P, L>>();
+  const nanoseconds now = 1'000'000'000;
+  std::size_t moved = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    *snap = *loaded;
+    bstate->reset(tree, 0);
+    if constexpr (detail::aggregation_active<P>) bstate->aggregation.occupancy.processes[0].preferred_cpu = 3;
+    state.ResumeTiming();
+    const balance_result<L> r = b.on_tick(3, now, *snap, *bstate);
+    moved = r.migrations.size();
+    benchmark::DoNotOptimize(moved);
+  }
+  state.counters["migrations"] = static_cast<double>(moved);
+}
+BENCHMARK(BM_on_tick_one_process<linux_defaults>)->Name("on_tick/hygon384/one_process/linux")->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_on_tick_one_process<rules<linux_defaults, with_aggregation<ag::llc_centric<>>>>)
+    ->Name("on_tick/hygon384/one_process/llc_centric")
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
