@@ -423,7 +423,8 @@ public:
     return true;
   }
   /// Queued task `t` blocks (`exits`: for good); its CPU, left idle, runs its newly idle
-  /// balance. False for a task that is not queued.
+  /// balance. False for a task that is not queued. (In time mode a periodic task's next
+  /// activation stays due: it blocks until then, as after its work.)
   constexpr bool stop(std::uint32_t t, bool exits = false) {
     if (t >= snap_.tasks().size() || !snap_.queued(t)) return false;
     const std::size_t c = snap_.cpu_of(t);
