@@ -237,4 +237,12 @@ TEST_CASE("In the simulator, three light threads of one process end in one LLC; 
   for (const auto& e : agg->log()) llc_pass = llc_pass || e.move.type == migration_type::migrate_llc_task;
   CHECK(llc_pass);
   for (const auto& e : lin->log()) CHECK(e.move.type != migration_type::migrate_llc_task);
+  // aggr_tolerance 0 turns aggregation off (every scan finds the thread limit exceeded):
+  // the member then takes no part, and the threads stay as the fork path put them.
+  using off = rules<llc_rules, with_tunable<&aggregation_tunables::aggr_tolerance, 0U>>;
+  static_assert(off::aggregation_tuning.aggr_tolerance == 0 && off::aggregation_tuning.imb_pct == 20);
+  auto none = std::make_unique<model::simulator<off, L>>(*m.tree);
+  none->reset();
+  CHECK(run(none.get()) == spread);
+  for (const auto& e : none->log()) CHECK(e.move.type != migration_type::migrate_llc_task);
 }

@@ -4,7 +4,8 @@
 ///
 /// kernel: sysctl_sched_migration_cost, sysctl_sched_nr_migrate, CONFIG_HZ,
 /// CONFIG_PREEMPTION, sched_feat(LB_MIN, WA_IDLE, WA_WEIGHT, WA_BIAS, SIS_UTIL, UTIL_EST)
-/// — kernel/sched/fair.c, kernel/sched/features.h; seed 000's light-task threshold.
+/// — kernel/sched/fair.c, kernel/sched/features.h; seed 000's light-task threshold; the
+/// cache-aware series' debugfs knobs (sched/llc_balancing/…) for seed 001.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +50,21 @@ struct packing_tunables {
   /// 1024 (Guittot's is_light_task(): 4 · usage_avg_sum < runnable_avg_period, at 25).
   std::uint32_t light_percent = 25;
   friend constexpr bool operator==(const packing_tunables&, const packing_tunables&) = default;
+};
+
+/// The aggregation family's (seed 001): the cache-aware series' knobs with its defaults,
+/// and the LLC size its footprint limit compares with.
+struct aggregation_tunables {
+  /// llc_epoch_period in jiffies; 0: the kernel's EPOCH_PERIOD, HZ/100.
+  jiffies_t epoch_period = 0;
+  std::uint32_t affinity_timeout = 5;  ///< llc_epoch_affinity_timeout, in epochs
+  /// llc_aggr_tolerance: 0 turns aggregation off, 100 or more lifts the thread and
+  /// footprint limits, k scales them by 1 + (k − 1)·mul.
+  std::uint32_t aggr_tolerance = 1;
+  std::uint32_t overaggr_pct = 50;  ///< llc_overload_pct: an LLC is busy from this share of its capacity
+  std::uint32_t imb_pct = 20;       ///< llc_imb_pct: how much busier counts as busier
+  std::uint64_t llc_bytes = std::uint64_t{32} << 20;  ///< the LLC of the footprint limit, bytes
+  friend constexpr bool operator==(const aggregation_tunables&, const aggregation_tunables&) = default;
 };
 
 }  // namespace balancekit

@@ -664,15 +664,23 @@ template <limits_pack L>
 /// aggregated at wakeup and load balancing undid it; reference/seed-proposals.md §2.6), so
 /// wakeups stay Linux's. The embedder calls `account` at every update_curr() of a task and
 /// `task_tick` at its ticks, and names each task's process (`task_state::process`; its
-/// threads and footprint through `note_thread`); the balance rules consult the rest.
-/// Up to `MaxProcesses` processes; the knobs are template arguments (the series'
-/// defaults; `LlcBytes` is the LLC size of the footprint limit).
-template <std::size_t MaxProcesses = 64, occupancy_tunables Occupancy = occupancy_tunables{},
-          llc_balance_tunables Balance = llc_balance_tunables{}, std::uint64_t LlcBytes = std::uint64_t{32} << 20>
+/// threads and footprint through `note_thread`); the balance rules consult the rest. Up to
+/// `MaxProcesses` processes; the knobs are the pack's `aggregation_tuning`
+/// (`aggregation_tunables`, the series' defaults), changed one at a time with
+/// `with_tunable<&aggregation_tunables::aggr_tolerance, 90U>`.
+template <std::size_t MaxProcesses = 64>
 struct llc_centric {
   using family = aggregation_family;
   static constexpr bool active = true;
   static constexpr std::size_t max_processes = MaxProcesses;
+
+  /// The pack's knobs, as the accounting and the hint take them.
+  template <class P>
+  static constexpr occupancy_tunables occupancy_of = {P::aggregation_tuning.epoch_period,
+                                                      P::aggregation_tuning.affinity_timeout,
+                                                      P::aggregation_tuning.aggr_tolerance};
+  template <class P>
+  static constexpr llc_balance_tunables balance_of = {P::aggregation_tuning.overaggr_pct, P::aggregation_tuning.imb_pct};
 
   template <limits_pack L>
   struct state {
@@ -714,8 +722,8 @@ struct llc_centric {
                                 std::uint64_t delta_ns, jiffies_t now, state<L>& st) {
     const std::uint32_t p = snap.task_at(t).process;
     if (p >= MaxProcesses || !tree.cpu_map().test(cpu)) return;
-    (void)aggregation::account(st.occupancy, tree, cpu, p, delta_ns, now, st.facts[p], LlcBytes, Occupancy,
-                               P::balance_tuning.hz);
+    (void)aggregation::account(st.occupancy, tree, cpu, p, delta_ns, now, st.facts[p], P::aggregation_tuning.llc_bytes,
+                               occupancy_of<P>, P::balance_tuning.hz);
   }
 
   /// kernel: task_tick_cache() and the task_cache_work() it queues (run at once here): at a
@@ -728,7 +736,8 @@ struct llc_centric {
     cpumask<L::max_cpus> running;
     for (std::size_t c : tree.cpu_map())
       if (const std::uint32_t u = snap.curr(c); u != no_task && snap.task_at(u).process == p) running.set(c);
-    (void)scan(st.occupancy, tree, p, cpu, now, running, st.facts[p], LlcBytes, Occupancy, P::balance_tuning.hz);
+    (void)scan(st.occupancy, tree, p, cpu, now, running, st.facts[p], P::aggregation_tuning.llc_bytes, occupancy_of<P>,
+               P::balance_tuning.hz);
   }
 
   /// The LLC (its id) task `t`'s process prefers, or `no_cpu`.
@@ -758,7 +767,7 @@ struct llc_centric {
     }
     if (n == 0) return 0;
     const llc_stats src = detail::llc_now(tree, snap, tree.span_first(g));
-    return group_llc_balance(n, src, detail::llc_now(tree, snap, env.dst_cpu), Balance) ? n : 0;
+    return group_llc_balance(n, src, detail::llc_now(tree, snap, env.dst_cpu), balance_of<P>) ? n : 0;
   }
 
   /// The tasks queued on `cpu` that prefer the destination's LLC (the LLC pass's source run
@@ -814,7 +823,7 @@ private:
     const auto way = towards_preferred(tree, env.src_cpu, env.dst_cpu, pref);
     if (!way) return llc_mig::unrestricted;
     return can_migrate_llc(detail::llc_now(tree, *env.snap, env.src_cpu), detail::llc_now(tree, *env.snap, env.dst_cpu),
-                           env.snap->task_at(t).util, *way, Balance);
+                           env.snap->task_at(t).util, *way, balance_of<P>);
   }
 };
 

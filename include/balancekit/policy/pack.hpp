@@ -131,7 +131,7 @@ BALANCEKIT_FAMILY_(placement_family, placement_tunables, placement_tuning)
 /// Which CPU light tasks are packed onto (the packing buddy of seed 000; not fair.c's buddies).
 BALANCEKIT_FAMILY_(packing_family, packing_tunables, packing_tuning)
 /// How far a process's threads are kept together: LLC, node, beyond (seed 001).
-BALANCEKIT_FAMILY_(aggregation_family, no_tunables<aggregation_family>, aggregation_tuning)
+BALANCEKIT_FAMILY_(aggregation_family, aggregation_tunables, aggregation_tuning)
 /// Busy CPUs pushing work to idle ones (seed 002).
 BALANCEKIT_FAMILY_(push_family, no_tunables<push_family>, push_tuning)
 /// NUMA balancing: fault statistics, preferred nodes, task placement (seed 003).
