@@ -407,7 +407,7 @@ int main(int argc, char** argv) {
   simulate_cmd->add_option("--rules", sim.rules,
                            "linux (Linux v6.16), linux-6.1, min-load (Wasted Cores fix for Group Imbalance), idle-first "
                            "(Wasted Cores fix for Overload-on-Wakeup), ipanema (steal), Linux with packing: "
-                           "guittot, shi-powersaving, utilization, or with aggregation: llc-centric")
+                           "guittot, shi-powersaving, utilization, or with aggregation: llc-centric, llc-centric-t90")
       ->capture_default_str();
   simulate_options cmp;
   std::string policies = "linux,min-load,ipanema";
@@ -416,7 +416,7 @@ int main(int argc, char** argv) {
   add_simulate_options(*compare_cmd, cmp);
   compare_cmd->add_option("--policies", policies,
                           "Comma-separated: linux, linux-6.1, min-load, idle-first, ipanema, guittot, shi-powersaving, "
-                          "utilization, llc-centric")
+                          "utilization, llc-centric, llc-centric-t90")
       ->capture_default_str();
   auto* list_cmd = app.add_subcommand("list", "List the machines, workloads and policies");
   std::string tour_dir = "tour";

@@ -202,8 +202,10 @@ template <class Packing>
 using linux_with = rules<linux_defaults, with_packing<Packing>>;
 // The Wasted Cores fix for Overload-on-Wakeup (§3.3): wakeups go to an idle CPU anywhere.
 using idle_first_rules = rules<linux_defaults, with_placement<wasted_cores::idle_first_placement>>;
-// Seed 001's baseline: the cache-aware series' LLC-centric balancing.
+// Seed 001's baseline: the cache-aware series' LLC-centric balancing, at its default
+// aggr_tolerance (1) and at the 90 seed 001's RFC ran it with.
 using llc_centric_rules = rules<linux_defaults, with_aggregation<aggregation::llc_centric<>>>;
+using llc_centric_t90_rules = rules<llc_centric_rules, with_tunable<&aggregation_tunables::aggr_tolerance, 90U>>;
 
 run_result run_rules(const std::string& rules, const simulate_options& o, const model::workload& w, const cli_domains& tree,
                      progress& bar, double offset_s) {
@@ -213,6 +215,7 @@ run_result run_rules(const std::string& rules, const simulate_options& o, const 
   if (rules == "ipanema") return run_one<ipanema_rules>(o, w, tree, bar, offset_s);
   if (rules == "idle-first") return run_one<idle_first_rules>(o, w, tree, bar, offset_s);
   if (rules == "llc-centric") return run_one<llc_centric_rules>(o, w, tree, bar, offset_s);
+  if (rules == "llc-centric-t90") return run_one<llc_centric_t90_rules>(o, w, tree, bar, offset_s);
   if (rules == "guittot") return run_one<linux_with<guittot<buddy_conf::conf0>>>(o, w, tree, bar, offset_s);
   if (rules == "shi-powersaving") return run_one<linux_with<shi_power<shi_mode::powersaving>>>(o, w, tree, bar, offset_s);
   if (rules == "utilization") return run_one<linux_with<utilization_aware<80>>>(o, w, tree, bar, offset_s);
@@ -569,7 +572,8 @@ std::unique_ptr<cli_domains> build_tree(const loaded& m) {
 
 // The policies simulate and compare know: rule packs, and Linux with seed 000's packing.
 constexpr std::string_view policy_names[] = {"linux",   "linux-6.1",       "min-load",    "idle-first", "ipanema",
-                                             "guittot", "shi-powersaving", "utilization", "llc-centric"};
+                                             "guittot", "shi-powersaving", "utilization", "llc-centric",
+                                             "llc-centric-t90"};
 
 int rules_index(const std::string& n) {
   for (std::size_t i = 0; i < std::size(policy_names); ++i)
@@ -786,7 +790,8 @@ int run_list() {
              "  shi-powersaving  Linux with Alex Shi's power-aware placement, powersaving mode (seed 000)\n"
              "  utilization      Linux with utilization-aware packing under an 80 % margin (ours)\n"
              "  llc-centric      Linux with the cache-aware series' LLC-centric balancing (seed 001's baseline):\n"
-             "                   a process's threads pulled towards its preferred LLC\n");
+             "                   a process's threads pulled towards its preferred LLC\n"
+             "  llc-centric-t90  the same with aggr_tolerance 90, as seed 001's RFC ran its baseline\n");
   fmt::print("packing (--packing, balancekit balance and place): none, conf0, conf1, conf2, topology, shi-powersaving, "
              "shi-balance, utilization\n");
   return 0;
