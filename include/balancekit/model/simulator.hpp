@@ -408,8 +408,7 @@ public:
   /// task: its fork placement from its parent's CPU); nothing for a queued, exited or
   /// unknown task or a waker outside the map. Decides only: `enqueue_at` applies it.
   constexpr std::optional<placement_decision> place(std::uint32_t t, std::size_t waker_cpu, std::uint32_t flags = 0) {
-    if (t >= snap_.tasks().size() || snap_.queued(t) || tasks_[t].exited) return std::nullopt;
-    if (!balancer_.tree().cpu_map().test(waker_cpu)) return std::nullopt;
+    if (!may_wake(t) || !balancer_.tree().cpu_map().test(waker_cpu)) return std::nullopt;
     if (const auto d = decide(t, waker_cpu, flags)) return *d;
     return std::nullopt;
   }
@@ -417,8 +416,7 @@ public:
   /// wake_up_new_task()). False for a queued, exited or unknown task, or a CPU outside
   /// the map or the task's affinity.
   constexpr bool enqueue_at(std::uint32_t t, std::size_t cpu) {
-    if (t >= snap_.tasks().size() || snap_.queued(t) || tasks_[t].exited) return false;
-    if (!balancer_.tree().cpu_map().test(cpu) || !snap_.task_at(t).allowed.test(cpu)) return false;
+    if (!may_wake(t) || !balancer_.tree().cpu_map().test(cpu) || !snap_.task_at(t).allowed.test(cpu)) return false;
     arrive(t, cpu, no_cpu);
     return true;
   }
@@ -445,7 +443,6 @@ public:
   /// The balance state, for settings a family keeps in it (a packing margin set at run time).
   [[nodiscard]] constexpr balance_state<P, L>& state() noexcept { return state_; }
   [[nodiscard]] constexpr const tree_type& tree() const noexcept { return balancer_.tree(); }
-  [[nodiscard]] constexpr sim_mode mode() const noexcept { return mode_; }
   [[nodiscard]] constexpr nanoseconds now() const noexcept { return now_; }
   [[nodiscard]] constexpr const sim_metrics& metrics() const noexcept { return metrics_; }
   [[nodiscard]] constexpr const static_vector<sim_migration, LogCapacity>& log() const noexcept { return log_; }
@@ -941,6 +938,11 @@ private:
     if (!d) return no_cpu;  // not reached: spawn checked the masks
     arrive(t, d->cpu, message ? waker_cpu : no_cpu);
     return d->cpu;
+  }
+
+  // A known task that sleeps and has not exited.
+  constexpr bool may_wake(std::uint32_t t) const {
+    return t < snap_.tasks().size() && !snap_.queued(t) && !tasks_[t].exited;
   }
 
   constexpr result<placement_decision> decide(std::uint32_t t, std::size_t waker_cpu, std::uint32_t flags) {

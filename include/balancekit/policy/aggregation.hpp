@@ -144,6 +144,13 @@ namespace detail {
   return n >= 64 ? 0 : v >> n;
 }
 
+/// The CPUs sharing `cpu`'s LLC (the CPU alone when it has no LLC domain).
+template <limits_pack L>
+[[nodiscard]] constexpr cpumask<L::max_cpus> llc_mask(const domain_tree<L>& tree, std::size_t cpu) {
+  const int k = tree.sd_llc(cpu);
+  return k < 0 ? cpumask<L::max_cpus>::of(cpu) : tree.span(tree.domain_of(cpu, static_cast<std::size_t>(k)));
+}
+
 template <limits_pack L, std::size_t M>
 [[nodiscard]] constexpr status check(const domain_tree<L>& tree, std::size_t cpu, std::size_t process) {
   if (process >= M) {
@@ -263,8 +270,7 @@ constexpr result<scan_result> scan(occupancy_state<L, M>& st, const domain_tree<
   std::uint64_t nr_running = 0;
   cpumask<L::max_cpus> left = tree.cpu_map();
   for (std::size_t c = left.first(); c != cpumask<L::max_cpus>::npos; c = left.next(c)) {
-    const int k = tree.sd_llc(c);
-    const cpumask<L::max_cpus> llc = k < 0 ? cpumask<L::max_cpus>::of(c) : tree.span(tree.domain_of(c, static_cast<std::size_t>(k)));
+    const cpumask<L::max_cpus> llc = detail::llc_mask(tree, c);
     std::uint64_t sum = 0;
     std::uint64_t most = 0;
     std::size_t busiest = no_cpu;
@@ -646,15 +652,11 @@ namespace detail {
 /// that record approximates.)
 template <limits_pack L>
 [[nodiscard]] constexpr llc_stats llc_now(const domain_tree<L>& tree, const snapshot<L>& snap, std::size_t cpu) {
-  const int k = tree.sd_llc(cpu);
   llc_stats s;
-  auto add = [&](std::size_t c) {
+  for (std::size_t c : llc_mask(tree, cpu)) {
     s.util += cpu_util_cfs(snap.cpus[c]);
     s.capacity += snap.cpus[c].capacity;
-  };
-  if (k < 0) add(cpu);
-  else
-    for (std::size_t c : tree.span(tree.domain_of(cpu, static_cast<std::size_t>(k)))) add(c);
+  }
   return s;
 }
 }  // namespace detail
@@ -758,13 +760,9 @@ struct llc_centric {
     if (env.has(sd_flag::share_llc) || !g.flags.has(sd_flag::share_llc)) return 0;
     const auto& tree = *env.tree;
     const auto& snap = *env.snap;
-    const std::size_t dst_llc = tree.llc_id(env.dst_cpu);
     std::uint32_t n = 0;
-    for (std::size_t c : tree.cpus_of(g)) {
-      if (!env.cpus.test(c)) continue;
-      for (std::uint32_t t = snap.head(c); t != no_task; t = snap.next(t))
-        if (preferred_llc_of(tree, snap, st, t) == dst_llc) ++n;
-    }
+    for (std::size_t c : tree.cpus_of(g))
+      if (env.cpus.test(c)) n += prefer_dst(env, c, st);
     if (n == 0) return 0;
     const llc_stats src = detail::llc_now(tree, snap, tree.span_first(g));
     return group_llc_balance(n, src, detail::llc_now(tree, snap, env.dst_cpu), balance_of<P>) ? n : 0;
