@@ -1,9 +1,11 @@
 // Cost of aggregation's bookkeeping on hygon384 (issue 11): one `account` call (what a tick
 // or any update_curr of a thread pays), one preferred-LLC `scan` (every CPU's occupancy,
-// once per epoch per process), and one `next_scope` decision over the 24 LLCs in affinity
-// order, per call in ns; and a whole periodic balance of an idle CPU under Linux's rules
-// and under the LLC-centric member, whose rules count the tasks preferring the balancing
-// CPU's LLC in every group of a level whose groups are LLCs.
+// once per epoch per process), one `next_scope` decision over the 24 LLCs in affinity
+// order, and the topology-aware member's whole scope decision after a scan (`rescope`:
+// the affinity order from the domains, the process's utilization, the rule), per call in
+// ns; and a whole periodic balance of an idle CPU under Linux's rules and under each
+// member, whose rules weigh the queued tasks against the balancing CPU's LLC in every
+// group above the LLC.
 #include <balancekit/balancer.hpp>
 #include <balancekit/domains.hpp>
 #include <balancekit/policy/aggregation.hpp>
@@ -84,14 +86,8 @@ void BM_aggregation_next_scope(benchmark::State& state) {
 }
 BENCHMARK(BM_aggregation_next_scope);
 
-// 576 threads of one process, CPU c running (3, 2, 1, 0)[c % 4] of them with the signals
-// of hogs sharing their CPU; the process prefers CPU 3's LLC. CPU 3 (idle) runs its
-// periodic balance from the same state each iteration.
-template <class P>
-void BM_on_tick_one_process(benchmark::State& state) {
-  hygon& m = machine();
-  if (!m.ok) return state.SkipWithError("machine did not build");
-  const domain_tree<L>& tree = *m.tree;
+// The snapshot of BM_on_tick_one_process below: 576 threads of one process.
+std::unique_ptr<snapshot<L>> one_process(const domain_tree<L>& tree) {
   auto loaded = std::make_unique<snapshot<L>>();
   for (std::size_t c : tree.cpu_map()) {
     const std::uint64_t n = 3 - c % 4;
@@ -100,10 +96,54 @@ void BM_on_tick_one_process(benchmark::State& state) {
       t.util = t.util_est = sched_capacity_scale / n;
       t.runnable = sched_capacity_scale;
       t.process = 0;
-      if (loaded->add_task(t, c, loaded->curr(c) == no_task) == no_task) return state.SkipWithError("snapshot full");
+      if (loaded->add_task(t, c, loaded->curr(c) == no_task) == no_task) return nullptr;
       account_enqueue(loaded->cpus[c], t);
     }
   }
+  return loaded;
+}
+
+using topology_rules = rules<linux_defaults, with_aggregation<ag::topology_aware<>>>;
+
+// Process 0 preferring CPU 3's LLC, with all of every CPU's recent runtime (occupancy
+// 1023 everywhere) and the scope its utilization gives (the RFC's rule: every LLC).
+template <class P>
+void prefer_cpu3(const domain_tree<L>& tree, const snapshot<L>& snap, balance_state<P, L>& st) {
+  auto& occ = [&]() -> auto& {
+    if constexpr (requires { st.aggregation.cache; }) return st.aggregation.cache.occupancy;
+    else return st.aggregation.occupancy;
+  }();
+  occ.processes[0].preferred_cpu = 3;
+  for (std::size_t c : tree.cpu_map()) occ.pcpu[0][c].runtime = occ.cpus[c].runtime = 1'000'000;
+  if constexpr (requires { st.aggregation.scopes; }) P::aggregation::template rescope<P>(tree, snap, 0, 0, st.aggregation);
+}
+
+void BM_aggregation_rescope(benchmark::State& state) {
+  hygon& m = machine();
+  if (!m.ok) return state.SkipWithError("machine did not build");
+  const auto snap = one_process(*m.tree);
+  if (!snap) return state.SkipWithError("snapshot full");
+  auto st = std::make_unique<balance_state<topology_rules, L>>();
+  st->reset(*m.tree, 0);
+  prefer_cpu3(*m.tree, *snap, *st);
+  for (auto _ : state) {
+    topology_rules::aggregation::rescope<topology_rules>(*m.tree, *snap, 0, 0, st->aggregation);
+    benchmark::DoNotOptimize(st->aggregation.scopes[0].length);
+  }
+  state.counters["scope_llcs"] = st->aggregation.scopes[0].length;
+}
+BENCHMARK(BM_aggregation_rescope);
+
+// 576 threads of one process, CPU c running (3, 2, 1, 0)[c % 4] of them with the signals
+// of hogs sharing their CPU; the process prefers CPU 3's LLC. CPU 3 (idle) runs its
+// periodic balance from the same state each iteration.
+template <class P>
+void BM_on_tick_one_process(benchmark::State& state) {
+  hygon& m = machine();
+  if (!m.ok) return state.SkipWithError("machine did not build");
+  const domain_tree<L>& tree = *m.tree;
+  const auto loaded = one_process(tree);
+  if (!loaded) return state.SkipWithError("snapshot full");
   const balancer<P, L> b{tree};
   auto snap = std::make_unique<snapshot<L>>();
   auto bstate = std::make_unique<balance_state<P, L>>();
@@ -113,7 +153,7 @@ void BM_on_tick_one_process(benchmark::State& state) {
     state.PauseTiming();
     *snap = *loaded;
     bstate->reset(tree, 0);
-    if constexpr (detail::aggregation_active<P>) bstate->aggregation.occupancy.processes[0].preferred_cpu = 3;
+    if constexpr (detail::aggregation_active<P>) prefer_cpu3(tree, *snap, *bstate);
     state.ResumeTiming();
     const balance_result<L> r = b.on_tick(3, now, *snap, *bstate);
     moved = r.migrations.size();
@@ -124,6 +164,9 @@ void BM_on_tick_one_process(benchmark::State& state) {
 BENCHMARK(BM_on_tick_one_process<linux_defaults>)->Name("on_tick/hygon384/one_process/linux")->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_on_tick_one_process<rules<linux_defaults, with_aggregation<ag::llc_centric<>>>>)
     ->Name("on_tick/hygon384/one_process/llc_centric")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_on_tick_one_process<topology_rules>)
+    ->Name("on_tick/hygon384/one_process/topology_aware")
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

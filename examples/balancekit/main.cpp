@@ -407,7 +407,8 @@ int main(int argc, char** argv) {
   simulate_cmd->add_option("--rules", sim.rules,
                            "linux (Linux v6.16), linux-6.1, min-load (Wasted Cores fix for Group Imbalance), idle-first "
                            "(Wasted Cores fix for Overload-on-Wakeup), ipanema (steal), Linux with packing: "
-                           "guittot, shi-powersaving, utilization, or with aggregation: llc-centric, llc-centric-t90")
+                           "guittot, shi-powersaving, utilization, or with aggregation: llc-centric, llc-centric-t90, "
+                           "topology-aware-t90, topology-aware-damped-t90")
       ->capture_default_str();
   simulate_options cmp;
   std::string policies = "linux,min-load,ipanema";
@@ -416,12 +417,12 @@ int main(int argc, char** argv) {
   add_simulate_options(*compare_cmd, cmp);
   compare_cmd->add_option("--policies", policies,
                           "Comma-separated: linux, linux-6.1, min-load, idle-first, ipanema, guittot, shi-powersaving, "
-                          "utilization, llc-centric, llc-centric-t90")
+                          "utilization, llc-centric, llc-centric-t90, topology-aware-t90, topology-aware-damped-t90")
       ->capture_default_str();
   auto* list_cmd = app.add_subcommand("list", "List the machines, workloads and policies");
   std::string tour_dir = "tour";
   auto* tour_cmd = app.add_subcommand(
-      "tour", "The main job: Wasted Cores S1 on hygon384 and seed 000's packing on seed64, with tables and plots");
+      "tour", "The main job: Wasted Cores S1 and seed 001's aggregation on hygon384, seed 000's packing on seed64, with tables and plots");
   tour_cmd->add_option("--out", tour_dir, "Directory for the plots")->capture_default_str();
   std::vector<std::string> sweep_files;
   std::string shard;

@@ -41,8 +41,23 @@ struct sample {
   std::size_t idle = 0;
   std::size_t overloaded = 0;
   std::size_t active = 0;  // CPUs that ran something during the step (a power proxy)
+  std::size_t process_llcs = 0;  // LLCs holding a thread of process 0 (queued or running)
+  std::size_t scope_llcs = 0;    // process 0's aggregation scope, in LLCs (topology-aware rules; else 0)
   bool work_conserving = true;
 };
+
+// The LLCs that hold a thread of process 0 — how far the process is spread.
+template <class Sim>
+std::size_t process_llcs(const Sim& sim, const cli_domains& tree) {
+  cpumask<L::max_cpus> llcs;
+  for (std::size_t c : tree.cpu_map())
+    for (std::uint32_t t = sim.snap().head(c); t != no_task; t = sim.snap().next(t))
+      if (sim.snap().task_at(t).process == 0) {
+        llcs.set(tree.llc_id(c));
+        break;
+      }
+  return llcs.weight();
+}
 
 // A progress bar on stderr, only when stderr is a terminal and the run has taken a second.
 class progress {
@@ -137,6 +152,8 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
       s.overloaded += nr >= 2 ? 1U : 0U;
     }
     s.work_conserving = !check::work_conservation(tree.cpu_map(), sim->snap()).found;
+    s.process_llcs = process_llcs(*sim, tree);
+    if constexpr (requires { sim->state().aggregation.scopes; }) s.scope_llcs = sim->state().aggregation.scopes[0].length;
     out.timeline.push_back(s);
     if (!o.plot.empty()) {
       std::vector<double> u;
@@ -159,8 +176,22 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
                                                            static_cast<double>(mt.wakeup_latency.total) / 1e3
                                                      : 0.0;
   double active_mean = 0;
-  for (const sample& s : out.timeline) active_mean += static_cast<double>(s.active);
-  if (!out.timeline.empty()) active_mean /= static_cast<double>(out.timeline.size());
+  double llcs_mean = 0;
+  double scope_mean = 0;
+  std::uint64_t scope_changes = 0;
+  for (std::size_t i = 0; i < out.timeline.size(); ++i) {
+    const sample& s = out.timeline[i];
+    active_mean += static_cast<double>(s.active);
+    llcs_mean += static_cast<double>(s.process_llcs);
+    scope_mean += static_cast<double>(s.scope_llcs);
+    if (i > 0 && s.scope_llcs != out.timeline[i - 1].scope_llcs) ++scope_changes;
+  }
+  if (!out.timeline.empty()) {
+    const auto n = static_cast<double>(out.timeline.size());
+    active_mean /= n;
+    llcs_mean /= n;
+    scope_mean /= n;
+  }
   // Bottom up, the levels that moved a task.
   nlohmann::json by_level = nlohmann::json::array();
   for (std::size_t i = 0; i < tree.levels().size() && i < mt.migrations_by_level.size(); ++i)
@@ -191,6 +222,8 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
         {"cross_llc_share", mt.messages != 0 ? static_cast<double>(mt.messages_cross_llc) / static_cast<double>(mt.messages) : 0.0},
         {"cross_node_share",
          mt.messages != 0 ? static_cast<double>(mt.messages_cross_node) / static_cast<double>(mt.messages) : 0.0}}},
+      {"process_0",
+       {{"llcs_mean", llcs_mean}, {"scope_llcs_mean", scope_mean}, {"scope_changes", scope_changes}}},
       {"context_switches", mt.context_switches},
       {"nohz_kicks", mt.nohz_kicks},
       {"exits", mt.exits},
@@ -206,6 +239,10 @@ using idle_first_rules = rules<linux_defaults, with_placement<wasted_cores::idle
 // aggr_tolerance (1) and at the 90 seed 001's RFC ran it with.
 using llc_centric_rules = rules<linux_defaults, with_aggregation<aggregation::llc_centric<>>>;
 using llc_centric_t90_rules = rules<llc_centric_rules, with_tunable<&aggregation_tunables::aggr_tolerance, 90U>>;
+// Seed 001's topology-aware scope at the RFC's tolerance: the RFC's scope rule and ours.
+template <aggregation::scope_rule Rule>
+using topology_aware_t90_rules = rules<linux_defaults, with_aggregation<aggregation::topology_aware<64, Rule>>,
+                                       with_tunable<&aggregation_tunables::aggr_tolerance, 90U>>;
 
 run_result run_rules(const std::string& rules, const simulate_options& o, const model::workload& w, const cli_domains& tree,
                      progress& bar, double offset_s) {
@@ -216,6 +253,10 @@ run_result run_rules(const std::string& rules, const simulate_options& o, const 
   if (rules == "idle-first") return run_one<idle_first_rules>(o, w, tree, bar, offset_s);
   if (rules == "llc-centric") return run_one<llc_centric_rules>(o, w, tree, bar, offset_s);
   if (rules == "llc-centric-t90") return run_one<llc_centric_t90_rules>(o, w, tree, bar, offset_s);
+  if (rules == "topology-aware-t90")
+    return run_one<topology_aware_t90_rules<aggregation::rfc_scope>>(o, w, tree, bar, offset_s);
+  if (rules == "topology-aware-damped-t90")
+    return run_one<topology_aware_t90_rules<aggregation::damped_scope>>(o, w, tree, bar, offset_s);
   if (rules == "guittot") return run_one<linux_with<guittot<buddy_conf::conf0>>>(o, w, tree, bar, offset_s);
   if (rules == "shi-powersaving") return run_one<linux_with<shi_power<shi_mode::powersaving>>>(o, w, tree, bar, offset_s);
   if (rules == "utilization") return run_one<linux_with<utilization_aware<80>>>(o, w, tree, bar, offset_s);
@@ -573,7 +614,7 @@ std::unique_ptr<cli_domains> build_tree(const loaded& m) {
 // The policies simulate and compare know: rule packs, and Linux with seed 000's packing.
 constexpr std::string_view policy_names[] = {"linux",   "linux-6.1",       "min-load",    "idle-first", "ipanema",
                                              "guittot", "shi-powersaving", "utilization", "llc-centric",
-                                             "llc-centric-t90"};
+                                             "llc-centric-t90", "topology-aware-t90", "topology-aware-damped-t90"};
 
 int rules_index(const std::string& n) {
   for (std::size_t i = 0; i < std::size(policy_names); ++i)
@@ -674,6 +715,7 @@ int run_compare(const simulate_options& o, const std::string& policies) {
     const char* name;
     const char* better;
     double (*get)(const nlohmann::json&);
+    bool if_any = false;  // shown only when some policy's value is not 0
   };
   const row rows[] = {
       {"throughput (CPUs of work)", "higher", [](const nlohmann::json& j) { return j["throughput_cpus"].get<double>(); }},
@@ -688,6 +730,8 @@ int run_compare(const simulate_options& o, const std::string& policies) {
        [](const nlohmann::json& j) { return j["active_cpus_mean"].get<double>(); }},
       {"wakeup latency p50 (us)", "lower", [](const nlohmann::json& j) { return j["wakeup_latency_us"]["p50"].get<double>(); }},
       {"wakeup latency p99 (us)", "lower", [](const nlohmann::json& j) { return j["wakeup_latency_us"]["p99"].get<double>(); }},
+      {"LLCs holding process 0 (mean)", "-", [](const nlohmann::json& j) { return j["process_0"]["llcs_mean"].get<double>(); },
+       true},
       {"messages to another LLC (share)", "lower",
        [](const nlohmann::json& j) { return j["messages"]["cross_llc_share"].get<double>(); }},
       {"migrations", "lower at equal throughput",
@@ -697,12 +741,16 @@ int run_compare(const simulate_options& o, const std::string& policies) {
                                     g["active"].get<std::uint64_t>() + g["nohz"].get<std::uint64_t>());
        }},
   };
+  const auto shown = [&](const row& r) {
+    return !r.if_any || std::any_of(runs.begin(), runs.end(), [&](const run_result& run) { return r.get(run.metrics) != 0; });
+  };
   if (!o.plot.empty()) {
     const std::string csv = stem_of(o.plot) + ".csv";
     std::string data = "metric";
     for (const std::string& n : names) data += "," + n;
     data += '\n';
     for (const row& r : rows) {
+      if (!shown(r)) continue;
       const double base = r.get(runs.front().metrics);
       data += fmt::format("\"{} ({})\"", r.name, r.better);
       for (const run_result& run : runs) data += fmt::format(",{:.4f}", base != 0 ? r.get(run.metrics) / base : 0.0);
@@ -736,6 +784,7 @@ int run_compare(const simulate_options& o, const std::string& policies) {
   for (const std::string& n : names) head += fmt::format(" {:>20}", n);
   fmt::print("{}\n", head);
   for (const row& r : rows) {
+    if (!shown(r)) continue;
     std::string line = fmt::format("{:<32} {:<26}", r.name, r.better);
     const double base = r.get(runs.front().metrics);
     for (const run_result& run : runs) {
@@ -791,7 +840,12 @@ int run_list() {
              "  utilization      Linux with utilization-aware packing under an 80 % margin (ours)\n"
              "  llc-centric      Linux with the cache-aware series' LLC-centric balancing (seed 001's baseline):\n"
              "                   a process's threads pulled towards its preferred LLC\n"
-             "  llc-centric-t90  the same with aggr_tolerance 90, as seed 001's RFC ran its baseline\n");
+             "  llc-centric-t90  the same with aggr_tolerance 90, as seed 001's RFC ran its baseline\n"
+             "  topology-aware-t90\n"
+             "                   Linux with seed 001's topology-aware scope (the RFC's rule: the shortest prefix of\n"
+             "                   LLCs under 50 %), aggr_tolerance 90\n"
+             "  topology-aware-damped-t90\n"
+             "                   the same with our hysteresis (grow past 80 %, shrink below 40 %)\n");
   fmt::print("packing (--packing, balancekit balance and place): none, conf0, conf1, conf2, topology, shi-powersaving, "
              "shi-balance, utilization\n");
   return 0;
@@ -1066,7 +1120,7 @@ int run_sweep_merge(const std::vector<std::string>& files) {
 
 int run_tour(const std::string& out_dir) {
   if (std::system(("mkdir -p " + quoted(out_dir)).c_str()) != 0) fail(fmt::format("cannot create {}", out_dir));
-  fmt::print("balancekit tour: the time-driven simulator on two experiments (plots in {}/)\n\n", out_dir);
+  fmt::print("balancekit tour: the time-driven simulator on three experiments (plots in {}/)\n\n", out_dir);
   fmt::print("1. Wasted Cores S1, Group Imbalance, on hygon384: two R hogs on node 0, two make threads of\n"
              "   one autogroup per CPU of the other nodes. Linux v6.16 against the paper's min-load fix and\n"
              "   Ipanema's steal.\n\n");
@@ -1100,8 +1154,22 @@ int run_tour(const std::string& out_dir) {
   pack.seed = 1;
   pack.plot = out_dir + "/packing-compare.svg";
   run_compare(pack, "linux,guittot,shi-powersaving,utilization");
-  fmt::print("\nplots: {0}/s1-compare.svg, {0}/s1-linux-cpus.svg, {0}/packing-compare.svg (data and gnuplot scripts "
-             "beside them)\n",
+  fmt::print("\n3. Seed 001's aggregation on hygon384: hackbench -T -p with 2 groups of 16 fds (64 threads,\n"
+             "   more than one 16-CPU LLC holds), 0.6 us a message, started on CPU 0 and released, under\n"
+             "   Linux, the cache-aware series' LLC-centric balancing and seed 001's topology-aware scope\n"
+             "   (the RFC's rule and ours), all at aggr_tolerance 90 as the RFC ran (docs/results.md has\n"
+             "   the whole table).\n\n");
+  simulate_options hb;
+  hb.machine.machine = "hygon384";
+  hb.workload = "hackbench";
+  hb.tasks = 2;
+  hb.fds = 16;
+  hb.work_us = 0.6;
+  hb.seconds = 0.5;
+  hb.plot = out_dir + "/hackbench-compare.svg";
+  run_compare(hb, "linux,llc-centric-t90,topology-aware-t90,topology-aware-damped-t90");
+  fmt::print("\nplots: {0}/s1-compare.svg, {0}/s1-linux-cpus.svg, {0}/packing-compare.svg, {0}/hackbench-compare.svg "
+             "(data and gnuplot scripts beside them)\n",
              out_dir);
   return 0;
 }

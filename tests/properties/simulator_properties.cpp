@@ -17,6 +17,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/alloc_counter.hpp"
@@ -335,17 +336,18 @@ TEST_CASE("Simulating allocates nothing", "[simulator][allocation]") {
   CHECK(s->metrics().migrations_nohz + s->metrics().migrations_newidle + s->metrics().migrations_periodic > 0);
 }
 
-TEST_CASE("An LLC pass moves at most one task per balance of a domain", "[aggregation][bounded-migrations]") {
-  // The LLC-centric member on random machines of two LLCs or more, with random queues of
-  // light tasks, some of them threads of process 0, whose preferred LLC is random: every
-  // CPU balances every one of its domains once, each from a copy of the state, and no
-  // balance moves more than one task for the LLC preference (migrate_llc_task's imbalance
-  // is one task, and the active balance it may escalate to moves one). So a process's
-  // aggregation moves are bounded by the balances run, as the core's migrations are.
-  using P = rules<linux_defaults, with_aggregation<aggregation::llc_centric<2>>>;
+namespace {
+// Both members' one-task bound: on random machines of two LLCs or more, with random queues
+// of light tasks, some of them threads of process 0, whose preferred LLC is random (and,
+// for the topology-aware member, whose occupancy is random, so that its scope is what a
+// scan would make of it): every CPU balances every one of its domains once, each from a
+// copy of the state, and no balance moves more than one task for the preference.
+template <class Member>
+void one_llc_move_per_pass(const char* name) {
+  using P = rules<linux_defaults, with_aggregation<Member>>;
   std::size_t with_passes = 0;
   std::size_t total = 0;
-  REQUIRE(test::check("aggregation: one task per LLC pass", 200, [&] {
+  REQUIRE(test::check(name, 200, [&] {
     world wd;
     RC_PRE(build(*test::small_machine(false), wd));
     const auto& tree = *wd.tree;
@@ -366,7 +368,17 @@ TEST_CASE("An LLC pass moves at most one task per balance of a domain", "[aggreg
     }
     auto state = std::make_unique<balance_state<P, L>>();
     state->reset(tree, 0);
-    state->aggregation.occupancy.processes[0].preferred_cpu = *rc::gen::elementOf(cpus);
+    if constexpr (requires { state->aggregation.scopes; }) {
+      auto& occ = state->aggregation.cache.occupancy;
+      occ.processes[0].preferred_cpu = *rc::gen::elementOf(cpus);
+      for (std::size_t c : cpus) {
+        occ.cpus[c].runtime = 1000;
+        occ.pcpu[0][c].runtime = *rc::gen::inRange<std::uint64_t>(0, 1001);
+      }
+      Member::template rescope<P>(tree, *loaded, 0, 0, state->aggregation);
+    } else {
+      state->aggregation.occupancy.processes[0].preferred_cpu = *rc::gen::elementOf(cpus);
+    }
     const balancer<P, L> b{tree};
     bool any = false;
     for (std::size_t cpu : cpus) {
@@ -386,5 +398,81 @@ TEST_CASE("An LLC pass moves at most one task per balance of a domain", "[aggreg
     ++total;
     if (any) ++with_passes;
   }, 20));
-  std::cerr << "  cases with an LLC pass among the balances: " << with_passes << " of " << total << '\n';
+  std::cerr << "  " << name << ": cases with an LLC pass among the balances: " << with_passes << " of " << total << '\n';
+}
+}  // namespace
+
+TEST_CASE("An LLC pass moves at most one task per balance of a domain", "[aggregation][bounded-migrations]") {
+  // migrate_llc_task's imbalance is one task, and the active balance it may escalate to
+  // moves one: so a process's aggregation moves are bounded by the balances run, as the
+  // core's migrations are.
+  one_llc_move_per_pass<aggregation::llc_centric<2>>("LLC-centric: one task per LLC pass");
+  one_llc_move_per_pass<aggregation::topology_aware<2>>("topology-aware: one task per LLC pass");
+  one_llc_move_per_pass<aggregation::topology_aware<2, aggregation::damped_scope>>("damped: one task per LLC pass");
+}
+
+TEST_CASE("Under constant demand the topology-aware scope never flaps; no task goes back and forth twice",
+          "[aggregation][hysteresis]") {
+  // Random machines of two LLCs or more; a random number of CPU hogs, all threads of
+  // process 0, forked from a random CPU: a demand that is constant once the hogs have spread
+  // and PELT has caught up (forked onto a few CPUs, a hog's utilization grows only as
+  // balancing gives it a CPU of its own: on a crowded machine that takes more than a
+  // second, and the demand still climbs). Under our rule (damped_scope) the scope, sampled
+  // every 10 ms from 1 s to 2 s, moves one way only — with a demand still closing in on its
+  // value from below, it may still grow — so it never flaps; under the RFC's it does (a
+  // demand near its single threshold moves it both ways). And no task goes back
+  // and forth between two LLCs by LLC passes more than once (a pass only moves a task into
+  // its scope, and the scope's hint lets no pass take it out; one reversal is a preference
+  // or scope that moved while the demand settled).
+  // At aggr_tolerance 90, as the RFC ran: the thread limit then does not drop the preference.
+  using P = rules<linux_defaults, with_aggregation<aggregation::topology_aware<2, aggregation::damped_scope>>,
+                  with_tunable<&aggregation_tunables::aggr_tolerance, 90U>>;
+  std::size_t scoped = 0;
+  std::size_t total = 0;
+  REQUIRE(test::check("the scope never flaps under constant demand", 30, [&] {
+    world wd;
+    RC_PRE(build(*test::small_machine(false), wd));
+    const auto& tree = *wd.tree;
+    RC_PRE(tree.llc_size(tree.cpu_map().first()) < tree.cpu_map().weight());
+    const std::vector<std::size_t> cpus(tree.cpu_map().begin(), tree.cpu_map().end());
+    const auto n = *rc::gen::inRange<std::size_t>(2, cpus.size() + 1);
+    const std::size_t from = *rc::gen::elementOf(cpus);
+    auto sim = std::make_unique<model::simulator<P, L>>(tree);
+    sim->reset();
+    for (std::size_t i = 0; i < n; ++i) {
+      model::sim_task<L> t;
+      t.id = i;
+      t.process = 0;
+      RC_ASSERT(sim->spawn(t, from, 0) != no_task);
+    }
+    sim->run_until(1000 * ms);
+    std::uint32_t settled = sim->state().aggregation.scopes[0].length;
+    int direction = 0;  // of the moves so far: +1 grown, −1 shrunk
+    for (nanoseconds now = 1010 * ms; now <= 2000 * ms; now += 10 * ms) {
+      sim->run_until(now);
+      const std::uint32_t s = sim->state().aggregation.scopes[0].length;
+      if (s != settled) {
+        const int d = s > settled ? 1 : -1;
+        RC_ASSERT(direction == 0 || direction == d);
+        direction = d;
+      }
+      settled = s;
+    }
+    // LLC passes, in time order: a pass moving a task from LLC a to b, then one moving it
+    // from b back to a, is a reversal; a task may see one (the preference or the scope
+    // moved while the demand settled), not two.
+    std::vector<std::pair<std::size_t, std::size_t>> last(n, {no_cpu, no_cpu});
+    std::vector<unsigned> reversals(n, 0);
+    for (const auto& e : sim->log()) {
+      if (e.move.type != migration_type::migrate_llc_task || e.move.task >= n) continue;
+      const std::size_t a = tree.llc_id(e.move.src);
+      const std::size_t b = tree.llc_id(e.move.dst);
+      if (last[e.move.task].first == b && last[e.move.task].second == a) ++reversals[e.move.task];
+      RC_ASSERT(reversals[e.move.task] <= 1U);
+      last[e.move.task] = {a, b};
+    }
+    ++total;
+    if (settled != 0) ++scoped;
+  }, 10));
+  std::cerr << "  cases whose process had a scope: " << scoped << " of " << total << '\n';
 }

@@ -281,9 +281,15 @@ TEST_CASE("The affinity order runs from the preferred LLC through its node, then
     ag::affinity_order(*m.topo, *m.tree, 9, order);  // LLC 8
     CHECK(as_vector() == std::vector<std::size_t>{8, 10, 4, 6, 12, 14, 0, 2});
   }
+  SECTION("the domains alone (NUMA levels 20 and 30) give the same orders") {
+    ag::affinity_order(*m.tree, 3, order);
+    CHECK(as_vector() == std::vector<std::size_t>{2, 0, 4, 6, 12, 14, 8, 10});
+    ag::affinity_order(*m.tree, 9, order);
+    CHECK(as_vector() == std::vector<std::size_t>{8, 10, 4, 6, 12, 14, 0, 2});
+  }
 }
 
-TEST_CASE("Every affinity order is a permutation of the LLCs with non-decreasing node distance",
+TEST_CASE("Every affinity order is a permutation of the LLCs with non-decreasing node distance, from the domains too",
           "[aggregation][scope]") {
   // T8 (opteron64's distances, machines.hpp: nodes 1 and 2 two hops apart), 2 LLCs per node.
   test::balance_machine<L> m;
@@ -305,10 +311,14 @@ TEST_CASE("Every affinity order is a permutation of the LLCs with non-decreasing
     const std::size_t home = m.topo->node_of(c);
     for (std::size_t i = 1; i < order.size(); ++i)
       CHECK(m.topo->distance(home, m.topo->node_of(order[i - 1])) <= m.topo->distance(home, m.topo->node_of(order[i])));
+    // The balancer's view: the domains' node spans and NUMA levels give the same order.
+    static_vector<std::size_t, L::max_cpus> from_domains;
+    ag::affinity_order(*m.tree, c, from_domains);
+    CHECK(std::equal(order.begin(), order.end(), from_domains.begin(), from_domains.end()));
   }
 }
 
-TEST_CASE("The RFC's scope is the shortest prefix under 50 % busy; ours grows at 80 % and shrinks below 40 %",
+TEST_CASE("The RFC's scope is the shortest prefix under 50 % busy; ours grows alike but shrinks only below 25 %",
           "[aggregation][scope]") {
   // Eight LLCs of 16 CPUs (capacity 16384 each), as on hygon384.
   constexpr std::array<std::uint64_t, 8> llc{16384, 16384, 16384, 16384, 16384, 16384, 16384, 16384};
@@ -320,14 +330,15 @@ TEST_CASE("The RFC's scope is the shortest prefix under 50 % busy; ours grows at
     STATIC_REQUIRE(ag::next_scope(llc, 40000, 1, ag::rfc_scope) == 5);  // 40000 < 0.5 * 5 * 16384
     STATIC_REQUIRE(ag::next_scope(llc, 70000, 1, ag::rfc_scope) == 8);  // fits nowhere: the top level
   }
-  SECTION("ours: a scope of one LLC holds up to 80 %, and two shrink to one only below 40 %") {
-    STATIC_REQUIRE(ag::next_scope(llc, 10000, 0, ag::damped_scope) == 1);  // 61 %: the RFC would take 2
-    STATIC_REQUIRE(ag::next_scope(llc, 13107, 1, ag::damped_scope) == 1);  // 1310700 < 1310720
-    STATIC_REQUIRE(ag::next_scope(llc, 13108, 1, ag::damped_scope) == 2);
-    STATIC_REQUIRE(ag::next_scope(llc, 8000, 2, ag::damped_scope) == 2);   // 49 %: fits one, not below 40 %
-    STATIC_REQUIRE(ag::next_scope(llc, 6553, 2, ag::damped_scope) == 1);   // 655300 < 655360
+  SECTION("ours: one LLC holds up to 50 %, as the RFC's; two shrink to one only below 25 %") {
+    STATIC_REQUIRE(ag::next_scope(llc, 8191, 0, ag::damped_scope) == 1);  // 819100 < 819200
+    STATIC_REQUIRE(ag::next_scope(llc, 8192, 1, ag::damped_scope) == 2);
+    STATIC_REQUIRE(ag::next_scope(llc, 8000, 2, ag::damped_scope) == 2);  // 49 %: the RFC would shrink
+    STATIC_REQUIRE(ag::next_scope(llc, 4096, 2, ag::damped_scope) == 2);  // 409600 < 409600 fails
+    STATIC_REQUIRE(ag::next_scope(llc, 4095, 2, ag::damped_scope) == 1);
+    STATIC_REQUIRE(ag::next_scope(llc, 12000, 5, ag::damped_scope) == 3);  // 12000 < 0.25 * 3 * 16384; the RFC: 2
   }
-  SECTION("a demand around the RFC's threshold moves its scope at every step, and not ours") {
+  SECTION("a demand around the RFC's threshold moves its scope at every step, and ours once") {
     constexpr std::uint64_t demand[] = {8000, 8400, 8000, 8400, 8000, 8400};
     std::size_t rfc = 0, ours = 0, rfc_moves = 0, our_moves = 0;
     for (const std::uint64_t u : demand) {
@@ -339,7 +350,7 @@ TEST_CASE("The RFC's scope is the shortest prefix under 50 % busy; ours grows at
       ours = o;
     }
     CHECK(rfc_moves == 5);
-    CHECK(our_moves == 0);
+    CHECK(our_moves == 1);  // 8000 → one LLC, 8400 → two, and there it stays
   }
 }
 

@@ -44,17 +44,11 @@ std::unique_ptr<world<P>> two_llcs() {
   return w;
 }
 
-// A task of `util` (and as much runnable), of `process`, queued on `cpu`; the first on a
-// CPU runs there. It last ran at time 0, so it is cold at one second.
+// test::queue_task, which must find room.
 template <class P>
 std::uint32_t queue(world<P>& w, std::size_t cpu, std::uint32_t process, std::uint64_t util) {
-  task_state<L> t;
-  t.id = w.snap->tasks().size();
-  t.util = t.util_est = t.runnable = util;
-  t.process = process;
-  const std::uint32_t i = w.snap->add_task(t, cpu, w.snap->curr(cpu) == no_task);
+  const std::uint32_t i = test::queue_task(w, cpu, process, util);
   REQUIRE(i != no_task);
-  account_enqueue(w.snap->cpus[cpu], t);
   return i;
 }
 

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string_view>
+#include <utility>
 
 #include <balancekit/balancer/lb_env.hpp>
 #include <balancekit/balancer/pass.hpp>
@@ -251,8 +252,9 @@ private:
   }
 
   // kernel: select_task_rq(): for a task that may run on more than one CPU, the packing
-  // policy, then (when it does not decide) the placement policy; the only CPU otherwise;
-  // select_fallback_rq() when the choice is not allowed.
+  // policy, then (when it does not decide) the placement policy, which an aggregation
+  // member that places may revise; the only CPU otherwise; select_fallback_rq() when the
+  // choice is not allowed.
   constexpr placement_decision place(std::uint32_t task, std::size_t prev_cpu, std::size_t this_cpu,
                                      std::uint32_t flags, nanoseconds now, const snapshot<L>& snap,
                                      state_type& state) const {
@@ -262,6 +264,7 @@ private:
       const auto env = make_wake_env<P>(*tree_, snap, &state, task, prev_cpu, this_cpu, flags, now);
       d = P::packing::select(env, state.packing);
       if (d.cpu == no_cpu) d = P::placement::select(env, state.placement);
+      if constexpr (detail::aggregation_places<P>) d = P::aggregation::place(env, std::as_const(state.aggregation), d);
     } else {
       d = {allowed.first(), placement_branch::single_cpu, prev_cpu};
     }

@@ -108,6 +108,13 @@ namespace detail {
 /// rules consult it only then, so `aggregation::none` costs nothing.
 template <class P>
 inline constexpr bool aggregation_active = requires { requires P::aggregation::active; };
+/// Whether pack `P`'s aggregation member forces its LLC passes where siblings are not
+/// preferred too (`ignores_prefer_sibling`, seed 001's 14/23).
+template <class P>
+inline constexpr bool aggregation_ignores_prefer_sibling = requires { requires P::aggregation::ignores_prefer_sibling; };
+/// Whether pack `P`'s aggregation member revises wakeup placement (`places`).
+template <class P>
+inline constexpr bool aggregation_places = requires { requires P::aggregation::places; };
 }  // namespace detail
 
 /// kernel: struct lb_env — everything one `sched_balance_rq` attempt knows and decides,

@@ -65,6 +65,7 @@ enum class placement_branch : std::uint8_t {
   packing_buddy,   ///< the packing family: the waking CPU's packing buddy (seed 000, Guittot)
   packing_leader,  ///< the packing family: the leader group's CPU with room (seed 000, Shi)
   packing_fit,     ///< the packing family: the best-fitting CPU under the margin (utilization_aware)
+  scope_idle,      ///< the aggregation family: an idle CPU of the process's scope (seed 001, topology-aware)
 };
 
 [[nodiscard]] constexpr std::string_view to_string(placement_branch b) noexcept {
@@ -72,7 +73,7 @@ enum class placement_branch : std::uint8_t {
       "single_cpu",  "fallback",  "stay",          "current_cpu", "slow_path",     "slow_path_prev",
       "idle_target", "idle_prev", "kthread_stack", "idle_recent", "idle_capacity", "capacity_target",
       "no_llc",      "idle_smt",  "idle_core",     "idle_cpu",    "cluster_prev",  "cluster_recent",
-      "busy_target", "idle_longest",   "packing_buddy", "packing_leader", "packing_fit"};
+      "busy_target", "idle_longest",   "packing_buddy", "packing_leader", "packing_fit", "scope_idle"};
   return names[static_cast<std::size_t>(b)];
 }
 

@@ -33,8 +33,9 @@
 /// and ours, with hysteresis); the NUMA interplay (`interplay`: NUMA first, as merged, or
 /// cache first, as seed 001).
 ///
-/// The pack member `llc_centric` (the LLC-centric baseline) holds this state and answers
-/// the balance rules' questions; `topology_aware` is to come (docs/aggregation.md).
+/// The pack members `llc_centric` (the LLC-centric baseline) and `topology_aware` (seed
+/// 001's scope) hold this state and answer the balance rules' questions
+/// (docs/aggregation.md).
 ///
 /// Everything is caller-owned state and pure functions over it; nothing allocates.
 #pragma once
@@ -49,6 +50,7 @@
 #include <string_view>
 
 #include <balancekit/balancer/lb_env.hpp>
+#include <balancekit/balancer/wake_env.hpp>
 #include <balancekit/core/cpumask.hpp>
 #include <balancekit/core/error.hpp>
 #include <balancekit/core/index.hpp>
@@ -441,6 +443,54 @@ constexpr void order_for_detach(static_vector<std::uint32_t, N>& tasks, std::siz
 
 // -- the topology-aware scope (seed 001) ---------------------------------------------------
 
+namespace detail {
+// The affinity order, given each LLC's node (`node_of(llc id)`, an index) and each node's
+// distance from the preferred node (`distance(node)`).
+template <limits_pack L, class NodeOf, class Distance>
+constexpr void affinity_order(const domain_tree<L>& tree, std::size_t preferred_cpu, NodeOf&& node_of,
+                              Distance&& distance, static_vector<std::size_t, L::max_cpus>& out) {
+  out.clear();
+  const std::size_t pref_llc = tree.llc_id(preferred_cpu);
+  const std::size_t pref_node = node_of(pref_llc);
+  static_vector<std::size_t, L::max_cpus> llcs;  // every LLC id, ascending
+  for (std::size_t c : tree.cpu_map())
+    if (tree.llc_id(c) == c) llcs.push_back(c);
+  // The preferred node: position difference from the preferred LLC.
+  static_vector<std::size_t, L::max_cpus> home;
+  for (std::size_t l : llcs)
+    if (node_of(l) == pref_node) home.push_back(l);
+  std::size_t at = 0;
+  while (home[at] != pref_llc) ++at;
+  out.push_back(pref_llc);
+  for (std::size_t d = 1; out.size() < home.size(); ++d) {
+    if (at >= d) out.push_back(home[at - d]);
+    if (at + d < home.size()) out.push_back(home[at + d]);
+  }
+  // The other nodes, nearest first.
+  auto before = [&](std::size_t a, std::size_t b) {
+    const auto da = distance(a);
+    const auto db = distance(b);
+    if (da != db) return da < db;
+    const std::size_t ga = a > pref_node ? a - pref_node : pref_node - a;
+    const std::size_t gb = b > pref_node ? b - pref_node : pref_node - b;
+    if (ga != gb) return ga < gb;
+    return std::min(a, pref_node) < std::min(b, pref_node);
+  };
+  static_vector<std::size_t, L::max_cpus> nodes;
+  for (std::size_t l : llcs) {
+    const std::size_t n = node_of(l);
+    if (n == pref_node || std::find(nodes.begin(), nodes.end(), n) != nodes.end()) continue;
+    std::size_t i = nodes.size();
+    nodes.push_back(n);
+    for (; i > 0 && before(n, nodes[i - 1]); --i) nodes[i] = nodes[i - 1];
+    nodes[i] = n;
+  }
+  for (std::size_t n : nodes)
+    for (std::size_t l : llcs)
+      if (node_of(l) == n) out.push_back(l);
+}
+}  // namespace detail
+
 /// The LLCs of `tree` in affinity order from the LLC of `preferred_cpu` outward, as ids
 /// (`domain_tree::llc_id`, an LLC's first CPU), into `out`: the preferred LLC; the other
 /// LLCs of its node, nearest position first (the series orders them by a synthetic LLC
@@ -452,45 +502,37 @@ constexpr void order_for_detach(static_vector<std::uint32_t, N>& tasks, std::siz
 template <limits_pack L>
 constexpr void affinity_order(const topology<L>& topo, const domain_tree<L>& tree, std::size_t preferred_cpu,
                               static_vector<std::size_t, L::max_cpus>& out) {
-  out.clear();
-  const std::size_t pref_llc = tree.llc_id(preferred_cpu);
   const std::size_t pref_node = topo.node_of(preferred_cpu);
-  static_vector<std::size_t, L::max_cpus> llcs;  // every LLC id, ascending
+  detail::affinity_order(
+      tree, preferred_cpu, [&](std::size_t llc) { return topo.node_of(llc); },
+      [&](std::size_t n) { return topo.distance(pref_node, n); }, out);
+}
+
+/// The same order from the domains alone, as a balancer that holds no topology sees it:
+/// nodes are the domains' node spans, numbered by their first CPUs in ascending order (the
+/// firmware's numbering wherever it numbers nodes in CPU order), and a node's distance is
+/// that of the smallest NUMA level of the preferred CPU's domains spanning it (the
+/// kernel's sched_domains_numa_distance, which is the SLIT's).
+template <limits_pack L>
+constexpr void affinity_order(const domain_tree<L>& tree, std::size_t preferred_cpu,
+                              static_vector<std::size_t, L::max_cpus>& out) {
+  static_vector<std::size_t, L::max_cpus> firsts;  // each node's first CPU, ascending
   for (std::size_t c : tree.cpu_map())
-    if (tree.llc_id(c) == c) llcs.push_back(c);
-  // The preferred node: position difference from the preferred LLC.
-  static_vector<std::size_t, L::max_cpus> home;
-  for (std::size_t l : llcs)
-    if (topo.node_of(l) == pref_node) home.push_back(l);
-  std::size_t at = 0;
-  while (home[at] != pref_llc) ++at;
-  out.push_back(pref_llc);
-  for (std::size_t d = 1; out.size() < home.size(); ++d) {
-    if (at >= d) out.push_back(home[at - d]);
-    if (at + d < home.size()) out.push_back(home[at + d]);
-  }
-  // The other nodes, nearest first.
-  auto before = [&](std::size_t a, std::size_t b) {
-    const std::uint16_t da = topo.distance(pref_node, a);
-    const std::uint16_t db = topo.distance(pref_node, b);
-    if (da != db) return da < db;
-    const std::size_t ga = a > pref_node ? a - pref_node : pref_node - a;
-    const std::size_t gb = b > pref_node ? b - pref_node : pref_node - b;
-    if (ga != gb) return ga < gb;
-    return std::min(a, pref_node) < std::min(b, pref_node);
+    if (tree.node_mask(c).first() == c) firsts.push_back(c);
+  auto node_of = [&](std::size_t cpu) {
+    return static_cast<std::size_t>(std::find(firsts.begin(), firsts.end(), tree.node_mask(cpu).first()) - firsts.begin());
   };
-  static_vector<std::size_t, L::max_cpus> nodes;
-  for (std::size_t l : llcs) {
-    const std::size_t n = topo.node_of(l);
-    if (n == pref_node || std::find(nodes.begin(), nodes.end(), n) != nodes.end()) continue;
-    std::size_t i = nodes.size();
-    nodes.push_back(n);
-    for (; i > 0 && before(n, nodes[i - 1]); --i) nodes[i] = nodes[i - 1];
-    nodes[i] = n;
-  }
-  for (std::size_t n : nodes)
-    for (std::size_t l : llcs)
-      if (topo.node_of(l) == n) out.push_back(l);
+  auto distance = [&](std::size_t n) -> std::uint16_t {
+    const std::size_t to = firsts[n];
+    if (tree.node_mask(preferred_cpu).test(to)) return 10;
+    for (std::size_t k = 0; k < tree.nr_domains(preferred_cpu); ++k) {
+      const auto& d = tree.domain_of(preferred_cpu, k);
+      const auto& lvl = tree.levels()[d.level];
+      if (lvl.is_numa && lvl.numa_distance != 0 && tree.span(d).test(to)) return lvl.numa_distance;
+    }
+    return std::numeric_limits<std::uint16_t>::max();  // no domain joins them
+  };
+  detail::affinity_order(tree, preferred_cpu, node_of, distance, out);
 }
 
 /// How the scope is chosen. The scope is a prefix of the affinity order (a number of
@@ -504,13 +546,20 @@ constexpr void affinity_order(const topology<L>& topo, const domain_tree<L>& tre
 struct scope_rule {
   std::uint32_t grow_pct = 50;
   std::uint32_t shrink_pct = 50;
+  /// Keep the scope's LLCs while the process's preferred LLC moves inside them: the affinity
+  /// order is recomputed only when the preference leaves the scope (the topology-aware
+  /// member's rescope).
+  bool sticky_anchor = false;
 };
 /// The RFC's rule: the shortest prefix that fits under the LLC-centric baseline's 50 %.
-inline constexpr scope_rule rfc_scope{50, 50};
-/// Ours: a scope stays while it is under 80 % busy, as the kernel's fits_capacity() margin
-/// allows one CPU; it shrinks only to a prefix that would be under 40 %. Provisional: the
-/// experiment of issue 11 is to settle both numbers.
-inline constexpr scope_rule damped_scope{80, 40};
+inline constexpr scope_rule rfc_scope{50, 50, false};
+/// Ours: the RFC's growth line, 50 % — on a 2-way SMT LLC, one busy thread per core, past
+/// which a second thread adds only what the core's shared pipeline gives (docs/results.md:
+/// a growth line at 80 % lost 16 % at 16 threads in the simulator) — and a scope shrinks
+/// only to a prefix that would be under 25 %, half of it, so that a demand near the line
+/// never moves the scope back and forth; nor does a preferred LLC that moves within the scope
+/// (the baseline's 2× switch, as threads move between the scope's LLCs) re-aim it.
+inline constexpr scope_rule damped_scope{50, 25, true};
 
 /// The shortest prefix of `capacities` (LLC capacities in affinity order) that fits `util`
 /// under `pct` percent; all of them when none does (the top level).
@@ -676,7 +725,12 @@ struct llc_centric {
   static constexpr bool active = true;
   static constexpr std::size_t max_processes = MaxProcesses;
 
-  /// The pack's knobs, as the accounting and the hint take them.
+  /// The pack's knobs, as the accounting and the hint take them. Out-of-range percentages
+  /// stop the build: a busy line above 100 % never trips, an imbalance margin above 100 %
+  /// asks for more than twice the load.
+  template <class P>
+  static constexpr bool valid_tuning = P::aggregation_tuning.overaggr_pct >= 1 && P::aggregation_tuning.overaggr_pct <= 100 &&
+                                       P::aggregation_tuning.imb_pct <= 100;
   template <class P>
   static constexpr occupancy_tunables occupancy_of = {P::aggregation_tuning.epoch_period,
                                                       P::aggregation_tuning.affinity_timeout,
@@ -722,6 +776,7 @@ struct llc_centric {
   template <class P, limits_pack L>
   static constexpr void account(const domain_tree<L>& tree, const snapshot<L>& snap, std::size_t cpu, std::uint32_t t,
                                 std::uint64_t delta_ns, jiffies_t now, state<L>& st) {
+    static_assert(valid_tuning<P>, "aggregation_tuning: overaggr_pct must be 1..100 and imb_pct 0..100");
     const std::uint32_t p = snap.task_at(t).process;
     if (p >= MaxProcesses || !tree.cpu_map().test(cpu)) return;
     (void)aggregation::account(st.occupancy, tree, cpu, p, delta_ns, now, st.facts[p], P::aggregation_tuning.llc_bytes,
@@ -733,13 +788,21 @@ struct llc_centric {
   template <class P, limits_pack L>
   static constexpr void task_tick(const domain_tree<L>& tree, const snapshot<L>& snap, std::size_t cpu, std::uint32_t t,
                                   jiffies_t now, state<L>& st) {
+    (void)tick_scan<P>(tree, snap, cpu, t, now, st);
+  }
+
+  /// `task_tick`, saying which process it scanned (`no_process`: none).
+  template <class P, limits_pack L>
+  static constexpr std::uint32_t tick_scan(const domain_tree<L>& tree, const snapshot<L>& snap, std::size_t cpu,
+                                           std::uint32_t t, jiffies_t now, state<L>& st) {
     const std::uint32_t p = snap.task_at(t).process;
-    if (p >= MaxProcesses || !tree.cpu_map().test(cpu) || !scan_due(st.occupancy, cpu, p)) return;
+    if (p >= MaxProcesses || !tree.cpu_map().test(cpu) || !scan_due(st.occupancy, cpu, p)) return no_process;
     cpumask<L::max_cpus> running;
     for (std::size_t c : tree.cpu_map())
       if (const std::uint32_t u = snap.curr(c); u != no_task && snap.task_at(u).process == p) running.set(c);
-    (void)scan(st.occupancy, tree, p, cpu, now, running, st.facts[p], P::aggregation_tuning.llc_bytes, occupancy_of<P>,
-               P::balance_tuning.hz);
+    const auto r = scan(st.occupancy, tree, p, cpu, now, running, st.facts[p], P::aggregation_tuning.llc_bytes,
+                        occupancy_of<P>, P::balance_tuning.hz);
+    return r && r->scanned ? p : no_process;
   }
 
   /// The LLC (its id) task `t`'s process prefers, or `no_cpu`.
@@ -751,13 +814,13 @@ struct llc_centric {
   }
 
   // -- what the balance rules ask ----------------------------------------------------------
-  /// group_llc_balance: on a domain whose groups are LLCs (it spans several, its child is
-  /// one), the number of group `g`'s tasks that prefer the destination's LLC when moving
-  /// one there is an LLC migration (can_migrate_llc(the group's LLC, dst, 0, into)); else 0.
+  /// kernel: llc_balance(): on a domain above the LLC, the number of group `g`'s tasks
+  /// that prefer the destination's LLC when moving one there is an LLC migration
+  /// (can_migrate_llc(the LLC of the group's first CPU, dst, 0, into)); else 0.
   template <class P, limits_pack L>
   [[nodiscard]] static constexpr std::uint32_t llc_balance(const lb_env<P, L>& env, const typename domain_tree<L>::group& g,
                                                            const state<L>& st) {
-    if (env.has(sd_flag::share_llc) || !g.flags.has(sd_flag::share_llc)) return 0;
+    if (env.has(sd_flag::share_llc)) return 0;
     const auto& tree = *env.tree;
     const auto& snap = *env.snap;
     std::uint32_t n = 0;
@@ -822,6 +885,277 @@ private:
     if (!way) return llc_mig::unrestricted;
     return can_migrate_llc(detail::llc_now(tree, *env.snap, env.src_cpu), detail::llc_now(tree, *env.snap, env.dst_cpu),
                            env.snap->task_at(t).util, *way, balance_of<P>);
+  }
+};
+
+
+/// Seed 001's topology-aware scope as the pack's `aggregation` member, on the LLC-centric
+/// baseline's accounting and preferred LLC: each process's *scope* is a prefix of the
+/// affinity order from its preferred LLC (`affinity_order`, from the domains alone), chosen
+/// by `Rule` from the process's utilization (`process_util`) at every scan — `rfc_scope`,
+/// the shortest prefix under 50 % every time, as the RFC; `damped_scope`, ours, with
+/// hysteresis. The balance rules then treat the scope as the baseline treats the preferred
+/// LLC (docs/aggregation.md, part 4):
+///  - a task outside the scope prefers every LLC inside it: LLC passes pull it in, and the
+///    group and run queue to pull from are those of the largest affinity gain (each task
+///    weighs clamp(its LLC's position − the destination's, 1, 1024), floor 4 across nodes);
+///  - inside the scope any LLC with room may take a task (`can_migrate_node`, with the
+///    peak-lowering escape), nearer or not;
+///  - leaving the scope is refused while the scope is not busy or not more than imb_pct
+///    above the destination (`can_migrate_llc` with the scope as the preferred LLC), and an
+///    active balance that would take a running task out is vetoed;
+///  - "busy" and "room" are under the rule's growth threshold, which the scope was sized by
+///    (the RFC's 50 % is the baseline's overaggr_pct);
+///  - an LLC pass forces even where siblings are not preferred (14/23), so the scope
+///    gathers across nodes too;
+///  - a wakeup that Linux's placement put outside the scope, or on a busy CPU, goes to an
+///    idle CPU of the scope (`place`), so that wakeups do not undo what balancing gathers.
+template <std::size_t MaxProcesses = 64, scope_rule Rule = rfc_scope>
+struct topology_aware {
+  static_assert(Rule.grow_pct >= 1 && Rule.grow_pct <= 100 && Rule.shrink_pct <= Rule.grow_pct,
+                "a scope rule grows past 1..100 % of the scope's capacity and shrinks below at most that");
+  using family = aggregation_family;
+  using baseline = llc_centric<MaxProcesses>;
+  static constexpr bool active = true;
+  static constexpr bool ignores_prefer_sibling = true;
+  static constexpr bool places = true;
+  static constexpr std::size_t max_processes = MaxProcesses;
+  static constexpr scope_rule rule = Rule;
+
+  /// A process's scope: its length in LLCs (0: none) and each CPU's LLC's position in the
+  /// affinity order it is a prefix of.
+  template <limits_pack L>
+  struct scope {
+    std::uint32_t length = 0;
+    std::uint32_t llcs = 0;  ///< the LLCs in the order
+    std::uint64_t util = 0;  ///< the process's utilization at the last scan
+    std::array<std::uint16_t, L::max_cpus> rank{};
+    std::array<std::uint16_t, L::max_cpus> order{};  ///< the LLC ids in affinity order; the scope is a prefix
+  };
+  template <limits_pack L>
+  struct state {
+    typename baseline::template state<L> cache{};
+    std::array<scope<L>, MaxProcesses> scopes{};
+  };
+
+  template <limits_pack L>
+  static constexpr status note_thread(state<L>& st, std::uint32_t process, int delta, std::uint64_t footprint) {
+    return baseline::note_thread(st.cache, process, delta, footprint);
+  }
+
+  template <class P, limits_pack L>
+  static constexpr void account(const domain_tree<L>& tree, const snapshot<L>& snap, std::size_t cpu, std::uint32_t t,
+                                std::uint64_t delta_ns, jiffies_t now, state<L>& st) {
+    baseline::template account<P>(tree, snap, cpu, t, delta_ns, now, st.cache);
+  }
+
+  /// The baseline's scan, then the scope of the process it scanned.
+  template <class P, limits_pack L>
+  static constexpr void task_tick(const domain_tree<L>& tree, const snapshot<L>& snap, std::size_t cpu, std::uint32_t t,
+                                  jiffies_t now, state<L>& st) {
+    const std::uint32_t p = baseline::template tick_scan<P>(tree, snap, cpu, t, now, st.cache);
+    if (p != no_process) rescope<P>(tree, snap, p, now, st);
+  }
+
+  /// Process `p`'s scope from its preferred LLC and utilization now (none without a
+  /// preferred LLC). The affinity order is recomputed from the preferred LLC, except under
+  /// a sticky rule while the preferred LLC lies inside the scope.
+  template <class P, limits_pack L>
+  static constexpr void rescope(const domain_tree<L>& tree, const snapshot<L>& snap, std::uint32_t p, jiffies_t now,
+                                state<L>& st) {
+    static_assert(L::max_cpus <= std::numeric_limits<std::uint16_t>::max());
+    scope<L>& sc = st.scopes[p];
+    const std::size_t pref = st.cache.occupancy.processes[p].preferred_cpu;
+    if (pref == no_cpu) {
+      sc.length = 0;
+      return;
+    }
+    if (!(Rule.sticky_anchor && sc.length != 0 && sc.rank[pref] < sc.length)) {
+      static_vector<std::size_t, L::max_cpus> order;
+      affinity_order(tree, pref, order);
+      sc.llcs = static_cast<std::uint32_t>(order.size());
+      for (std::size_t k = 0; k < order.size(); ++k) {
+        sc.order[k] = static_cast<std::uint16_t>(order[k]);
+        for (std::size_t c : detail::llc_mask(tree, order[k])) sc.rank[c] = static_cast<std::uint16_t>(k);
+      }
+    }
+    std::array<std::uint64_t, L::max_cpus> caps{};  // by position in the order
+    for (std::size_t k = 0; k < sc.llcs; ++k)
+      for (std::size_t c : detail::llc_mask(tree, sc.order[k])) caps[k] += snap.cpus[c].capacity;
+    std::array<std::uint64_t, L::max_cpus> util{};
+    for (std::size_t c : tree.cpu_map()) util[c] = cpu_util_cfs(snap.cpus[c]);
+    sc.util = process_util(st.cache.occupancy, tree, std::span<const std::uint64_t, L::max_cpus>(util), p, now,
+                           baseline::template occupancy_of<P>.period(P::balance_tuning.hz));
+    sc.length = static_cast<std::uint32_t>(
+        next_scope(std::span<const std::uint64_t>(caps.data(), sc.llcs), sc.util, sc.length, Rule));
+  }
+
+  /// Whether `cpu` lies in task `t`'s process's scope.
+  template <limits_pack L>
+  [[nodiscard]] static constexpr bool in_scope(const snapshot<L>& snap, const state<L>& st, std::uint32_t t,
+                                               std::size_t cpu) {
+    const std::uint32_t p = snap.task_at(t).process;
+    return has_scope(st, p) && st.scopes[p].rank[cpu] < st.scopes[p].length;
+  }
+
+  // -- what the balance rules ask ----------------------------------------------------------
+  /// group_llc_balance on a domain above the LLC: the affinity gain of the group's tasks
+  /// that would enter their scope at the destination, when the destination's LLC may take
+  /// one (can_migrate_node(the LLC of the group's first CPU, dst, 0)); else 0.
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr std::uint32_t llc_balance(const lb_env<P, L>& env, const typename domain_tree<L>::group& g,
+                                                           const state<L>& st) {
+    if (env.has(sd_flag::share_llc)) return 0;
+    const auto& tree = *env.tree;
+    std::uint32_t gain = 0;
+    for (std::size_t c : tree.cpus_of(g))
+      if (env.cpus.test(c)) gain += prefer_dst(env, c, st);
+    if (gain == 0) return 0;
+    const llc_mig m = can_migrate_node(detail::llc_now(tree, *env.snap, tree.span_first(g)),
+                                       detail::llc_now(tree, *env.snap, env.dst_cpu), 0, balance_of<P>());
+    return m == llc_mig::llc ? gain : 0;
+  }
+
+  /// The affinity gain of moving `cpu`'s queued tasks that would enter their scope at the
+  /// destination (the LLC pass's source run queue has the largest).
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr std::uint32_t prefer_dst(const lb_env<P, L>& env, std::size_t cpu, const state<L>& st) {
+    const auto& tree = *env.tree;
+    const auto& snap = *env.snap;
+    std::uint64_t gain = 0;
+    for (std::uint32_t t = snap.head(cpu); t != no_task; t = snap.next(t))
+      if (classify(tree, snap, st, t, cpu, env.dst_cpu) == scope_move::into) gain += gain_of(tree, snap, st, t, cpu, env.dst_cpu);
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(gain, std::numeric_limits<std::uint32_t>::max()));
+  }
+
+  /// Between two LLCs: tasks entering their scope first, then tasks of no scope, then the
+  /// rest, tasks leaving their scope last.
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr int detach_rank(const lb_env<P, L>& env, std::uint32_t t, const state<L>& st) {
+    const auto& snap = *env.snap;
+    switch (classify(*env.tree, snap, st, t, env.src_cpu, env.dst_cpu)) {
+      case scope_move::into: return static_cast<int>(detach_class::prefers_dst);
+      case scope_move::leaving: return static_cast<int>(detach_class::prefers_src);
+      case scope_move::within: return static_cast<int>(detach_class::prefers_other);
+      case scope_move::unscoped: break;
+    }
+    if (env.tree->cpus_share_cache(env.src_cpu, env.dst_cpu)) return 0;
+    return static_cast<int>(has_scope(st, snap.task_at(t).process) ? detach_class::prefers_other
+                                                                   : detach_class::no_preference);
+  }
+
+  /// Whether moving `t` from env.src_cpu to env.dst_cpu is refused for its scope: an LLC
+  /// pass moves only tasks entering their scope; otherwise a move the scope's hint forbids
+  /// is refused; both until the domain failed cache_nice_tries + 1 times.
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr bool degrades(const lb_env<P, L>& env, std::uint32_t t, const state<L>& st) {
+    if (env.nr_balance_failed >= static_cast<std::uint32_t>(env.sd->cache_nice_tries) + 1) return false;
+    const scope_move m = classify(*env.tree, *env.snap, st, t, env.src_cpu, env.dst_cpu);
+    if (env.mtype == migration_type::migrate_llc_task) return m != scope_move::into;
+    return hint(env, st, t, m) == llc_mig::forbid;
+  }
+
+  /// An active balance would take the source's running task out of its scope while
+  /// leaving is forbidden.
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr bool breaks_active(const lb_env<P, L>& env, const state<L>& st) {
+    const std::uint32_t t = env.snap->curr(env.src_cpu);
+    if (t == no_task) return false;
+    const scope_move m = classify(*env.tree, *env.snap, st, t, env.src_cpu, env.dst_cpu);
+    return m == scope_move::leaving && hint(env, st, t, m) == llc_mig::forbid;
+  }
+
+  // -- what wakeup placement asks ------------------------------------------------------------
+  /// A wakeup (not a fork) of a task whose process has a scope, that Linux's placement put
+  /// on a CPU outside the scope or on a busy one, goes to an idle CPU of the scope — the
+  /// LLCs in affinity order, each scanned from its first CPU — when there is one; else it
+  /// stays where Linux put it (a full scope does not stack wakeups).
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr placement_decision place(const wake_env<P, L>& env, const state<L>& st,
+                                                          placement_decision d) {
+    if ((env.flags & wf::ttwu) == 0 || d.cpu == no_cpu || !has_scope(st, env.p().process)) return d;
+    const scope<L>& sc = st.scopes[env.p().process];
+    const auto idle = [&](std::size_t c) { return env.cpu(c).is_idle() || env.cpu(c).is_sched_idle(); };
+    if (sc.rank[d.cpu] < sc.length && idle(d.cpu)) return d;
+    for (std::size_t k = 0; k < sc.length; ++k)
+      for (std::size_t c : detail::llc_mask(*env.tree, sc.order[k]))
+        if (env.p().allowed.test(c) && idle(c)) return {c, placement_branch::scope_idle, d.target};
+    return d;
+  }
+
+private:
+  // How a move between two LLCs relates to the task's process's scope (`unscoped`: no scope,
+  // or neither end in it).
+  enum class scope_move : std::uint8_t { unscoped, into, within, leaving };
+
+  // The hint's busy line is the rule's growth threshold: the scope was sized to fit under
+  // it, so a move that keeps an LLC of the scope under it keeps the scope what it was sized
+  // for, and one that needs the scope busier than that to leave is one the scope's growth
+  // would make anyway. (The RFC's rule grows at the baseline's overaggr_pct, 50: the same.)
+  template <class P>
+  static constexpr llc_balance_tunables balance_of() noexcept {
+    return {Rule.grow_pct, P::aggregation_tuning.imb_pct};
+  }
+
+  template <limits_pack L>
+  [[nodiscard]] static constexpr bool has_scope(const state<L>& st, std::uint32_t p) {
+    return p < MaxProcesses && st.scopes[p].length != 0 && st.cache.occupancy.processes[p].preferred_cpu != no_cpu;
+  }
+
+  // Which way a move of task `t` from `src` to `dst` goes for its process's scope.
+  template <limits_pack L>
+  [[nodiscard]] static constexpr scope_move classify(const domain_tree<L>& tree, const snapshot<L>& snap, const state<L>& st,
+                                               std::uint32_t t, std::size_t src, std::size_t dst) {
+    if (tree.cpus_share_cache(src, dst) || !has_scope(st, snap.task_at(t).process)) return scope_move::unscoped;
+    const bool from = in_scope(snap, st, t, src);
+    const bool to = in_scope(snap, st, t, dst);
+    if (to) return from ? scope_move::within : scope_move::into;
+    return from ? scope_move::leaving : scope_move::unscoped;
+  }
+
+  // Seed 001's affinity gain of one task: its anchor is its process's preferred LLC, a
+  // domain's distance from it is its position in the affinity order.
+  template <limits_pack L>
+  [[nodiscard]] static constexpr std::uint64_t gain_of(const domain_tree<L>& tree, const snapshot<L>& snap,
+                                                       const state<L>& st, std::uint32_t t, std::size_t src,
+                                                       std::size_t dst) {
+    const scope<L>& sc = st.scopes[snap.task_at(t).process];
+    const std::uint32_t one = 1;
+    const std::uint64_t to_src = sc.rank[src];
+    const std::uint64_t to_dst = sc.rank[dst];
+    return affinity_gain({&one, 1}, {&to_src, 1}, {&to_dst, 1},
+                         tree.node_mask(src).test(dst) ? llc_gain_floor : node_gain_floor);
+  }
+
+  // The scope's utilization and capacity now.
+  template <limits_pack L>
+  [[nodiscard]] static constexpr llc_stats scope_now(const snapshot<L>& snap, const scope<L>& sc,
+                                                     const domain_tree<L>& tree) {
+    llc_stats s;
+    for (std::size_t c : tree.cpu_map())
+      if (sc.rank[c] < sc.length) {
+        s.util += cpu_util_cfs(snap.cpus[c]);
+        s.capacity += snap.cpus[c].capacity;
+      }
+    return s;
+  }
+
+  template <class P, limits_pack L>
+  [[nodiscard]] static constexpr llc_mig hint(const lb_env<P, L>& env, const state<L>& st, std::uint32_t t, scope_move m) {
+    const auto& tree = *env.tree;
+    const auto& snap = *env.snap;
+    const std::uint64_t util = snap.task_at(t).util;
+    switch (m) {
+      case scope_move::into:
+      case scope_move::within:
+        return can_migrate_node(detail::llc_now(tree, snap, env.src_cpu), detail::llc_now(tree, snap, env.dst_cpu), util,
+                                balance_of<P>());
+      case scope_move::leaving:
+        return can_migrate_llc(scope_now(snap, st.scopes[snap.task_at(t).process], tree),
+                               detail::llc_now(tree, snap, env.dst_cpu), util, false, balance_of<P>());
+      case scope_move::unscoped: break;
+    }
+    return llc_mig::unrestricted;
   }
 };
 

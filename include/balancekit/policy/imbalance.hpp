@@ -203,11 +203,9 @@ template <class Sibling = prefer_sibling_per_core, class P, limits_pack L>
   const sg_lb_stats& local = sds.local_stat;
   if (busiest.type == group_type::misfit_task) return calculate_imbalance<Sibling>(env, sds);
   // (EAS with an energy model and no overutilized CPU → balanced: never, no energy model.)
-  // The checks below assume evenly loaded groups; an imbalanced group, or one holding tasks
-  // that prefer the destination's LLC (our reading of the cache-aware series, which ranks
-  // it above imbalanced), goes straight to the imbalance.
-  if (busiest.type == group_type::asym_packing || busiest.type == group_type::imbalanced ||
-      busiest.type == group_type::llc_balance)
+  // The checks below assume evenly loaded groups; an imbalanced group goes straight to the
+  // imbalance.
+  if (busiest.type == group_type::asym_packing || busiest.type == group_type::imbalanced)
     return calculate_imbalance<Sibling>(env, sds);
   if (local.type > busiest.type) return balanced;
   if (local.type == group_type::overloaded) {
@@ -216,8 +214,16 @@ template <class Sibling = prefer_sibling_per_core, class P, limits_pack L>
     if (local.avg_load >= sds.avg_load) return balanced;
     if (100 * busiest.avg_load <= env.sd->imbalance_pct * local.avg_load) return balanced;
   }
-  if (Sibling::prefers(sds) && local.type == group_type::has_spare && Sibling::force(env, busiest, local))
-    return calculate_imbalance<Sibling>(env, sds);
+  // The cache-aware series forces a group holding tasks that prefer the destination's LLC
+  // where siblings are preferred (`busiest->group_type == group_llc_balance ||
+  // sibling_imbalance() > 1`); a member may drop that condition for its LLC passes, as
+  // seed 001's 14/23 does, so that they force across nodes too.
+  if (local.type == group_type::has_spare) {
+    const bool siblings = Sibling::prefers(sds);
+    if (busiest.type == group_type::llc_balance && (siblings || detail::aggregation_ignores_prefer_sibling<P>))
+      return calculate_imbalance<Sibling>(env, sds);
+    if (siblings && Sibling::force(env, busiest, local)) return calculate_imbalance<Sibling>(env, sds);
+  }
   if (busiest.type != group_type::overloaded) {
     if (!env.dst_idle()) return balanced;  // let an idle CPU pull instead
     if (busiest.type == group_type::smt_balance && detail::smt_vs_nonsmt(local, busiest))
