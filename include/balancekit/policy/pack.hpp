@@ -167,7 +167,8 @@ concept packing_policy =
 /// answers the balance rules' questions (the group's tasks preferring the destination's
 /// LLC, a run queue's, a task's detach rank, whether a move degrades its LLC, whether an
 /// active balance breaks one) and the embedder's accounting (`account` at each
-/// update_curr(), `task_tick` at each tick); `aggregation::none` takes no part.
+/// update_curr(), `task_tick` at each tick); one that `places` also revises wakeups
+/// (`place`, after the placement policy); `aggregation::none` takes no part.
 template <class X, class P, class L>
 concept aggregation_policy =
     family_policy<X, aggregation_family, L> &&
@@ -182,6 +183,10 @@ concept aggregation_policy =
        { X::breaks_active(env, cst) } -> std::same_as<bool>;
        X::template account<P>(tree, snap, cpu, t, ns, now, st);
        X::template task_tick<P>(tree, snap, cpu, t, now, st);
+     }) &&
+    (!requires { requires X::places; } ||
+     requires(const wake_env<P, L>& wenv, const typename X::template state<L>& cst, placement_decision d) {
+       { X::place(wenv, cst, d) } -> std::same_as<placement_decision>;
      });
 template <class X, class L>
 concept push_policy = family_policy<X, push_family, L>;
@@ -309,7 +314,9 @@ consteval bool check_pack() {
                 "the pack's `aggregation` is missing or is not an aggregation policy: it needs `using family = "
                 "aggregation_family;` and `template <limits_pack L> using state = ...;` (aggregation::none keeps "
                 "nothing), and one that is `active` answers `llc_balance`, `prefer_dst`, `detach_rank`, "
-                "`degrades`, `breaks_active`, `account` and `task_tick` (see aggregation::llc_centric)");
+                "`degrades`, `breaks_active`, `account` and `task_tick` (see aggregation::llc_centric); one that "
+                "`places` answers `place(const wake_env<P, L>&, const state<L>&, placement_decision)` (see "
+                "aggregation::topology_aware)");
   static_assert(detail::push_member<P, L>,
                 "the pack's `push` is missing or is not a push policy: it needs `using family = push_family;` and "
                 "`template <limits_pack L> using state = ...;` (push::none keeps nothing)");
