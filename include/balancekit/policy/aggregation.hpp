@@ -60,6 +60,7 @@
 #include <balancekit/domains/domain_tree.hpp>
 #include <balancekit/domains/flags.hpp>
 #include <balancekit/policy/pack.hpp>
+#include <balancekit/policy/wakeup.hpp>
 #include <balancekit/stats/snapshot.hpp>
 #include <balancekit/topology/topology.hpp>
 
@@ -1075,7 +1076,8 @@ struct topology_aware {
                                                           placement_decision d) {
     if ((env.flags & wf::ttwu) == 0 || d.cpu == no_cpu || !has_scope(st, env.p().process)) return d;
     const scope<L>& sc = st.scopes[env.p().process];
-    const auto idle = [&](std::size_t c) { return env.cpu(c).is_idle() || env.cpu(c).is_sched_idle(); };
+    // "Idle" as the fast path takes it (available_idle_cpu() || sched_idle_cpu()).
+    const auto idle = [&](std::size_t c) { return balancekit::detail::idle_or_sched_idle(env, c); };
     if (sc.rank[d.cpu] < sc.length && idle(d.cpu)) return d;
     for (std::size_t k = 0; k < sc.length; ++k)
       for (std::size_t c : detail::llc_mask(*env.tree, sc.order[k]))
