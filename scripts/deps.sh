@@ -3,7 +3,7 @@
 
 # Packages the main job needs (build the CLI) and the extra ones the tests need.
 BALANCEKIT_RUN_PACKAGES="cmake ninja-build g++ pkg-config librange-v3-dev libmsgsl-dev libcli11-dev libfmt-dev libhwloc-dev nlohmann-json3-dev gnuplot-nox"
-BALANCEKIT_TEST_PACKAGES="$BALANCEKIT_RUN_PACKAGES clang catch2 librapidcheck-dev libbenchmark-dev iwyu bzip2 tar"
+BALANCEKIT_TEST_PACKAGES="$BALANCEKIT_RUN_PACKAGES clang catch2 librapidcheck-dev libbenchmark-dev iwyu bzip2 tar spin gcc"
 
 balancekit_ensure_packages() {
   local missing=() p

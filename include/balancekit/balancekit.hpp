@@ -6,6 +6,7 @@
 
 #include <balancekit/balancer.hpp>
 #include <balancekit/check/invariants.hpp>
+#include <balancekit/check/push_claims.hpp>
 #include <balancekit/core.hpp>
 #include <balancekit/domains.hpp>
 #include <balancekit/model.hpp>

@@ -5,3 +5,4 @@
 
 #include <balancekit/check/generators.hpp>
 #include <balancekit/check/invariants.hpp>
+#include <balancekit/check/push_claims.hpp>

@@ -12,6 +12,7 @@
 #include <balancekit/policy/pack.hpp>
 #include <balancekit/policy/packing.hpp>
 #include <balancekit/policy/placement.hpp>
+#include <balancekit/policy/push.hpp>
 #include <balancekit/policy/selection.hpp>
 #include <balancekit/policy/should_we_balance.hpp>
 #include <balancekit/policy/src_rq.hpp>

@@ -115,6 +115,9 @@ inline constexpr bool aggregation_ignores_prefer_sibling = requires { requires P
 /// Whether pack `P`'s aggregation member revises wakeup placement (`places`).
 template <class P>
 inline constexpr bool aggregation_places = requires { requires P::aggregation::places; };
+/// Whether pack `P`'s push member takes part (`active`; policy/push.hpp).
+template <class P>
+inline constexpr bool push_active = requires { requires P::push::active; };
 }  // namespace detail
 
 /// kernel: struct lb_env — everything one `sched_balance_rq` attempt knows and decides,

@@ -107,6 +107,7 @@ struct balance_state {
     P::packing::attach(tree, packing);
     aggregation = {};
     push = {};
+    if constexpr (requires { requires P::push::active; }) P::push::attach(tree, push);
     numa = {};
   }
 };

@@ -47,6 +47,7 @@
 #include <balancekit/policy/interval.hpp>
 #include <balancekit/policy/packing.hpp>
 #include <balancekit/policy/placement.hpp>
+#include <balancekit/policy/push.hpp>
 #include <balancekit/policy/should_we_balance.hpp>
 #include <balancekit/policy/src_rq.hpp>
 #include <balancekit/policy/task_selection.hpp>
@@ -133,7 +134,7 @@ BALANCEKIT_FAMILY_(packing_family, packing_tunables, packing_tuning)
 /// How far a process's threads are kept together: LLC, node, beyond (seed 001).
 BALANCEKIT_FAMILY_(aggregation_family, aggregation_tunables, aggregation_tuning)
 /// Busy CPUs pushing work to idle ones (seed 002).
-BALANCEKIT_FAMILY_(push_family, no_tunables<push_family>, push_tuning)
+BALANCEKIT_FAMILY_(push_family, push_tunables, push_tuning)
 /// NUMA balancing: fault statistics, preferred nodes, task placement (seed 003).
 BALANCEKIT_FAMILY_(numa_family, no_tunables<numa_family>, numa_tuning)
 #undef BALANCEKIT_FAMILY_
@@ -188,8 +189,23 @@ concept aggregation_policy =
      requires(const wake_env<P, L>& wenv, const typename X::template state<L>& cst, placement_decision d) {
        { X::place(wenv, cst, d) } -> std::same_as<placement_decision>;
      });
-template <class X, class L>
-concept push_policy = family_policy<X, push_family, L>;
+/// Busy CPUs pushing to idle ones (seed 002); see policy/push.hpp. A member that takes
+/// part says so (`static constexpr bool active = true;`), says how it moves a task
+/// (`mode`), and answers the embedder's calls: `attach` at each domain build, `pushable`
+/// (what a busy CPU would push, for its overloaded bit), `decide` (one push, its target
+/// claimed) and `pull_one` (a newly idle CPU's pull); `push::none` takes no part.
+template <class X, class P, class L>
+concept push_policy =
+    family_policy<X, push_family, L> &&
+    (!requires { requires X::active; } ||
+     requires(const domain_tree<L>& tree, const snapshot<L>& snap, std::size_t cpu, std::uint32_t now_us,
+              typename X::template state<L>& st, const typename X::template state<L>& cst) {
+       { X::mode } -> std::convertible_to<push::push_mode>;
+       X::attach(tree, st);
+       { X::pushable(snap, cpu, cst) } -> std::same_as<std::uint32_t>;
+       { X::template decide<P>(tree, snap, cpu, now_us, st) } -> std::same_as<push::decision>;
+       { X::pull_one(tree, snap, cpu, cst) } -> std::same_as<push::decision>;
+     });
 template <class X, class L>
 concept numa_policy = family_policy<X, numa_family, L>;
 
@@ -233,7 +249,7 @@ concept packing_member = requires { typename P::packing; } && packing_policy<typ
 template <class P, class L>
 concept aggregation_member = requires { typename P::aggregation; } && aggregation_policy<typename P::aggregation, P, L>;
 template <class P, class L>
-concept push_member = requires { typename P::push; } && push_policy<typename P::push, L>;
+concept push_member = requires { typename P::push; } && push_policy<typename P::push, P, L>;
 template <class P, class L>
 concept numa_member = requires { typename P::numa; } && numa_policy<typename P::numa, L>;
 
@@ -319,7 +335,8 @@ consteval bool check_pack() {
                 "aggregation::topology_aware)");
   static_assert(detail::push_member<P, L>,
                 "the pack's `push` is missing or is not a push policy: it needs `using family = push_family;` and "
-                "`template <limits_pack L> using state = ...;` (push::none keeps nothing)");
+                "`template <limits_pack L> using state = ...;` (push::none keeps nothing), and one that is `active` "
+                "has `mode` and answers `attach`, `pushable`, `decide` and `pull_one` (see push::basic_push)");
   static_assert(detail::numa_member<P, L>,
                 "the pack's `numa` is missing or is not a NUMA-balancing policy: it needs `using family = "
                 "numa_family;` and `template <limits_pack L> using state = ...;` (numa::none keeps nothing)");
