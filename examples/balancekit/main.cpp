@@ -290,13 +290,13 @@ void add_simulate_options(CLI::App& cmd, simulate_options& o) {
   cmd.add_option("--workload", o.workload,
                  "hogs (CPU hogs), light (periodic tasks: --work-us every --period-us), mixed (both), pairs "
                  "(ping-pong pairs: --work-us a turn), hackbench (message groups: --work-us a message), schbench "
-                 "(messengers waking --workers workers every --period-us), churn (short-lived tasks forked every --period-us) "
-                 "or the Wasted Cores scenarios s1 (Group Imbalance), s2 (Scheduling Group Construction), s3 "
+                 "(messengers waking --workers workers every --period-us), churn (short-lived tasks forked every --period-us), "
+                 "bursty (schbench's bursts and churn together) or the Wasted Cores scenarios s1 (Group Imbalance), s2 (Scheduling Group Construction), s3 "
                  "(Overload-on-Wakeup), s4 (Missing Scheduling Domains)")
       ->capture_default_str();
   cmd.add_option("--tasks", o.tasks,
                  "Tasks (hogs: default 1.5 per online CPU; light and pairs: 1 per CPU; mixed: the hogs, default 0.5 "
-                 "per CPU; hackbench: groups, default 1 per 40 CPUs; schbench: messengers, default 1 per 16 CPUs; s1: R hogs, "
+                 "per CPU; hackbench: groups, default 1 per 40 CPUs; schbench and bursty: messengers, default 1 per 16 CPUs; s1: R hogs, "
                  "default 2; s2: the application's threads, default the CPUs of its two nodes; s3: waker/wakee pairs, "
                  "default 3; s4: hogs, default 1 per online CPU)")
       ->check(non_negative);
@@ -422,7 +422,7 @@ int main(int argc, char** argv) {
   auto* list_cmd = app.add_subcommand("list", "List the machines, workloads and policies");
   std::string tour_dir = "tour";
   auto* tour_cmd = app.add_subcommand(
-      "tour", "The main job: Wasted Cores S1 and seed 001's aggregation on hygon384, seed 000's packing on seed64, with tables and plots");
+      "tour", "The main job: Wasted Cores S1, seed 001's aggregation and seed 002's push on hygon384, seed 000's packing on seed64, with tables and plots");
   tour_cmd->add_option("--out", tour_dir, "Directory for the plots")->capture_default_str();
   std::vector<std::string> sweep_files;
   std::string shard;

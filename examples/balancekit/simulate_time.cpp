@@ -118,9 +118,12 @@ model::sim_costs parse_costs(const std::vector<std::string>& overrides) {
     else if (name == "line_same_llc") c.line_same_llc = static_cast<nanoseconds>(v);
     else if (name == "line_same_node") c.line_same_node = static_cast<nanoseconds>(v);
     else if (name == "llc_bytes") c.llc_bytes = v;
+    else if (name == "push") c.push = static_cast<nanoseconds>(v);
+    else if (name == "ipi_send") c.ipi_send = static_cast<nanoseconds>(v);
+    else if (name == "ipi_latency") c.ipi_latency = static_cast<nanoseconds>(v);
     else
       fail(fmt::format("--cost '{}': unknown parameter '{}' (smt_core_throughput, message_lines, line_same_core, "
-                       "line_same_llc, line_same_node, llc_bytes, dram_to_llc)",
+                       "line_same_llc, line_same_node, llc_bytes, dram_to_llc, push, ipi_send, ipi_latency)",
                        kv, name));
   }
   return c;
@@ -214,6 +217,7 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
         {"newidle", mt.migrations_newidle},
         {"active", mt.migrations_active},
         {"nohz", mt.migrations_nohz},
+        {"push", mt.migrations_push},
         {"affinity", mt.affinity_migrations},
         {"wakeup", mt.wakeup_migrations},
         {"by_level", by_level}}},
@@ -224,6 +228,13 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
          mt.messages != 0 ? static_cast<double>(mt.messages_cross_node) / static_cast<double>(mt.messages) : 0.0}}},
       {"process_0",
        {{"llcs_mean", llcs_mean}, {"scope_llcs_mean", scope_mean}, {"scope_changes", scope_changes}}},
+      {"push",
+       {{"pushes", mt.pushes},
+        {"pileups", mt.push_pileups},
+        {"newidle_pulls", mt.push_pulls},
+        {"offload_requests_void", mt.push_requests_void},
+        {"busy_cpu_ms", static_cast<double>(mt.push_busy_time) / 1e6},
+        {"target_cpu_ms", static_cast<double>(mt.push_target_time) / 1e6}}},
       {"context_switches", mt.context_switches},
       {"nohz_kicks", mt.nohz_kicks},
       {"exits", mt.exits},
@@ -244,6 +255,10 @@ template <aggregation::scope_rule Rule>
 using topology_aware_t90_rules = rules<linux_defaults, with_aggregation<aggregation::topology_aware<64, Rule>>,
                                        with_tunable<&aggregation_tunables::aggr_tolerance, 90U>>;
 
+// Seed 002's push balancing: the RFC's unclaimed choice, claimed targets, offloaded pulls.
+template <class Push>
+using push_rules = rules<linux_defaults, with_push<Push>>;
+
 run_result run_rules(const std::string& rules, const simulate_options& o, const model::workload& w, const cli_domains& tree,
                      progress& bar, double offset_s) {
   using namespace balancekit::packing;
@@ -257,6 +272,9 @@ run_result run_rules(const std::string& rules, const simulate_options& o, const 
     return run_one<topology_aware_t90_rules<aggregation::rfc_scope>>(o, w, tree, bar, offset_s);
   if (rules == "topology-aware-damped-t90")
     return run_one<topology_aware_t90_rules<aggregation::damped_scope>>(o, w, tree, bar, offset_s);
+  if (rules == "push-unclaimed") return run_one<push_rules<push::push_unclaimed>>(o, w, tree, bar, offset_s);
+  if (rules == "push-claimed") return run_one<push_rules<push::push_claimed>>(o, w, tree, bar, offset_s);
+  if (rules == "push-offload") return run_one<push_rules<push::push_offload>>(o, w, tree, bar, offset_s);
   if (rules == "guittot") return run_one<linux_with<guittot<buddy_conf::conf0>>>(o, w, tree, bar, offset_s);
   if (rules == "shi-powersaving") return run_one<linux_with<shi_power<shi_mode::powersaving>>>(o, w, tree, bar, offset_s);
   if (rules == "utilization") return run_one<linux_with<utilization_aware<80>>>(o, w, tree, bar, offset_s);
@@ -267,7 +285,8 @@ nlohmann::json costs_json(const model::sim_costs& c) {
   return {{"smt_core_throughput", c.smt_core_throughput}, {"message_lines", c.message_lines},
           {"line_same_core", c.line_same_core},           {"line_same_llc", c.line_same_llc},
           {"line_same_node", c.line_same_node},           {"llc_bytes", c.llc_bytes},
-          {"dram_to_llc", c.dram_to_llc}};
+          {"dram_to_llc", c.dram_to_llc},                 {"push", c.push},
+          {"ipi_send", c.ipi_send},                       {"ipi_latency", c.ipi_latency}};
 }
 
 nlohmann::json describe_workload(const simulate_options& o, const model::workload& w) {
@@ -461,11 +480,11 @@ constexpr std::size_t s4_hotplug_cpu = 5;
 
 // The options every simulator command shares, checked; the machine and the workload.
 model::workload check_and_describe(const simulate_options& o, const loaded& m) {
-  static constexpr std::string_view known[] = {"hogs", "light", "mixed", "pairs", "hackbench", "schbench",
-                                               "churn", "s1",    "s2",    "s3",    "s4"};
+  static constexpr std::string_view known[] = {"hogs",  "light", "mixed", "pairs", "hackbench", "schbench",
+                                               "churn", "bursty", "s1",   "s2",    "s3",        "s4"};
   if (std::find(std::begin(known), std::end(known), o.workload) == std::end(known))
-    fail(fmt::format("unknown --workload '{}' (choose hogs, light, mixed, pairs, hackbench, schbench, churn, s1, s2, s3 "
-                     "or s4)",
+    fail(fmt::format("unknown --workload '{}' (choose hogs, light, mixed, pairs, hackbench, schbench, churn, bursty, s1, "
+                     "s2, s3 or s4)",
                      o.workload));
   if (o.s2_node && o.workload != "s2") fail(fmt::format("--s2-node applies to --workload s2, not {}", o.workload));
   if (o.fds == 0) fail("--fds must be at least 1");
@@ -532,6 +551,13 @@ model::workload check_and_describe(const simulate_options& o, const loaded& m) {
   if (o.workload == "churn") {
     w.churn = o.tasks.value_or(static_cast<std::size_t>(std::llround(o.seconds * 1e6 / o.period_us)));
     if (w.churn == 0) fail("--tasks for churn (the short-lived tasks) must be at least 1");
+  }
+  if (o.workload == "bursty") {
+    // schbench's bursts of wakeups, and fork churn beside them.
+    w.messengers = o.tasks.value_or(std::max<std::size_t>(1, cpus / 16));
+    if (w.messengers == 0) fail("--tasks for bursty (the messengers) must be at least 1");
+    w.workers = o.workers;
+    w.churn = std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(o.seconds * 1e6 / o.period_us)));
   }
   if (o.workload == "s1") {
     w.s1_r = o.tasks.value_or(2);
@@ -614,7 +640,8 @@ std::unique_ptr<cli_domains> build_tree(const loaded& m) {
 // The policies simulate and compare know: rule packs, and Linux with seed 000's packing.
 constexpr std::string_view policy_names[] = {"linux",   "linux-6.1",       "min-load",    "idle-first", "ipanema",
                                              "guittot", "shi-powersaving", "utilization", "llc-centric",
-                                             "llc-centric-t90", "topology-aware-t90", "topology-aware-damped-t90"};
+                                             "llc-centric-t90", "topology-aware-t90", "topology-aware-damped-t90",
+                                             "push-unclaimed", "push-claimed", "push-offload"};
 
 int rules_index(const std::string& n) {
   for (std::size_t i = 0; i < std::size(policy_names); ++i)
@@ -738,8 +765,18 @@ int run_compare(const simulate_options& o, const std::string& policies) {
        [](const nlohmann::json& j) {
          const auto& g = j["migrations"];
          return static_cast<double>(g["periodic"].get<std::uint64_t>() + g["newidle"].get<std::uint64_t>() +
-                                    g["active"].get<std::uint64_t>() + g["nohz"].get<std::uint64_t>());
+                                    g["active"].get<std::uint64_t>() + g["nohz"].get<std::uint64_t>() +
+                                    g["push"].get<std::uint64_t>());
        }},
+      // Push balancing (seed 002), shown when some policy pushes.
+      {"pushes", "-", [](const nlohmann::json& j) { return static_cast<double>(j["push"]["pushes"].get<std::uint64_t>()); },
+       true},
+      {"push pileups", "lower",
+       [](const nlohmann::json& j) { return static_cast<double>(j["push"]["pileups"].get<std::uint64_t>()); }, true},
+      {"time charged to busy CPUs (ms)", "lower",
+       [](const nlohmann::json& j) { return j["push"]["busy_cpu_ms"].get<double>(); }, true},
+      {"time idle targets pulled (ms)", "-", [](const nlohmann::json& j) { return j["push"]["target_cpu_ms"].get<double>(); },
+       true},
   };
   const auto shown = [&](const row& r) {
     return !r.if_any || std::any_of(runs.begin(), runs.end(), [&](const run_result& run) { return r.get(run.metrics) != 0; });
@@ -814,6 +851,8 @@ int run_list() {
              "             --period-us; a worker works --work-us a wakeup (watch the wake-up latency)\n"
              "  churn      fork/exit churn: --tasks short-lived tasks (default: --seconds / --period-us), one\n"
              "             forked every --period-us from --start-cpu, each working --work-us and exiting\n"
+             "  bursty     schbench's bursts (--tasks messengers, default 1 per 16 CPUs, each waking its --workers\n"
+             "             workers every --period-us) and churn's short-lived tasks beside them\n"
              "  s1         Wasted Cores S1 (Group Imbalance): --tasks R hogs (default 2) on the start CPU's node, two\n"
              "             make threads of a shared autogroup per CPU of the other nodes\n"
              "  s2         Wasted Cores S2 (Scheduling Group Construction): --tasks hogs (default: the CPUs of both\n"
@@ -845,7 +884,11 @@ int run_list() {
              "                   Linux with seed 001's topology-aware scope (the RFC's rule: the shortest prefix of\n"
              "                   LLCs under 50 %), aggr_tolerance 90\n"
              "  topology-aware-damped-t90\n"
-             "                   the same with our hysteresis (grow past 80 %, shrink below 40 %)\n");
+             "                   the same with our hysteresis (grow past 50 %, shrink below 25 %, the anchor kept)\n"
+             "  push-unclaimed   Linux with seed 002's push as the April 2025 RFC has it: a busy CPU pushes a waiting\n"
+             "                   task to the first idle CPU it sees, unclaimed; newly idle CPUs pull one first\n"
+             "  push-claimed     the same, each target claimed first (no pileup)\n"
+             "  push-offload     the same, the claimed target asked to pull (the smp_call_function idea)\n");
   fmt::print("packing (--packing, balancekit balance and place): none, conf0, conf1, conf2, topology, shi-powersaving, "
              "shi-balance, utilization\n");
   return 0;
@@ -1089,8 +1132,10 @@ int run_sweep_merge(const std::vector<std::string>& files) {
         it->idle_waiting.push_back(m.at("idle_while_waiting_cpu_s").get<double>());
         it->p99.push_back(m.at("wakeup_latency_us").at("p99").get<double>());
         const auto& g = m.at("migrations");
+        // (files written before push balancing have no "push" count)
         it->migrations.push_back(static_cast<double>(g.at("periodic").get<std::uint64_t>() + g.at("newidle").get<std::uint64_t>() +
-                                                     g.at("active").get<std::uint64_t>() + g.at("nohz").get<std::uint64_t>()));
+                                                     g.at("active").get<std::uint64_t>() + g.at("nohz").get<std::uint64_t>() +
+                                                     g.value("push", std::uint64_t{0})));
         ++lines;
       } catch (const nlohmann::json::exception& e) {
         std::fclose(f);
@@ -1120,7 +1165,7 @@ int run_sweep_merge(const std::vector<std::string>& files) {
 
 int run_tour(const std::string& out_dir) {
   if (std::system(("mkdir -p " + quoted(out_dir)).c_str()) != 0) fail(fmt::format("cannot create {}", out_dir));
-  fmt::print("balancekit tour: the time-driven simulator on three experiments (plots in {}/)\n\n", out_dir);
+  fmt::print("balancekit tour: the time-driven simulator on four experiments (plots in {}/)\n\n", out_dir);
   fmt::print("1. Wasted Cores S1, Group Imbalance, on hygon384: two R hogs on node 0, two make threads of\n"
              "   one autogroup per CPU of the other nodes. Linux v6.16 against the paper's min-load fix and\n"
              "   Ipanema's steal.\n\n");
@@ -1168,7 +1213,22 @@ int run_tour(const std::string& out_dir) {
   hb.seconds = 0.5;
   hb.plot = out_dir + "/hackbench-compare.svg";
   run_compare(hb, "linux,llc-centric-t90,topology-aware-t90,topology-aware-damped-t90");
-  fmt::print("\nplots: {0}/s1-compare.svg, {0}/s1-linux-cpus.svg, {0}/packing-compare.svg, {0}/hackbench-compare.svg "
+  fmt::print("\n4. Seed 002's push balancing on hygon384: bursts of wakeups (every 4 ms each of 24\n"
+             "   messengers wakes its 24 workers at once, 300 us of work each) with fork churn beside them,\n"
+             "   under Linux's pull-only balancing, the April 2025 RFC's unclaimed push, our claimed push,\n"
+             "   and claimed push with the pull offloaded to the target (docs/results.md has the whole table).\n\n");
+  simulate_options bursty;
+  bursty.machine.machine = "hygon384";
+  bursty.workload = "bursty";
+  bursty.workers = 24;
+  bursty.work_us = 300;
+  bursty.period_us = 4000;
+  bursty.start = "forked";
+  bursty.seconds = 0.5;
+  bursty.plot = out_dir + "/push-compare.svg";
+  run_compare(bursty, "linux,push-unclaimed,push-claimed,push-offload");
+  fmt::print("\nplots: {0}/s1-compare.svg, {0}/s1-linux-cpus.svg, {0}/packing-compare.svg, {0}/hackbench-compare.svg, "
+             "{0}/push-compare.svg "
              "(data and gnuplot scripts beside them)\n",
              out_dir);
   return 0;

@@ -7,6 +7,7 @@
 #include <balancekit/model/simulator.hpp>
 #include <balancekit/model/system.hpp>
 #include <balancekit/policy/aggregation.hpp>
+#include <balancekit/policy/push.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -17,6 +18,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -475,4 +477,72 @@ TEST_CASE("Under constant demand the topology-aware scope never flaps; no task g
     if (settled != 0) ++scoped;
   }, 10));
   std::cerr << "  cases whose process had a scope: " << scoped << " of " << total << '\n';
+}
+
+namespace {
+// Seed 002's push members on random machines and workloads (some tasks pinned, pairs that
+// wake each other, periodic tasks): runs conserve tasks and time as Linux's do, no target
+// is chosen twice in one idle period (I17) under claims, and the busy CPUs are charged
+// exactly the cost model's price per push.
+std::uint64_t pushes_seen = 0;  // over a property's cases: the runs did push
+
+template <class Push>
+void push_run_property() {
+  using P = rules<linux_defaults, with_push<Push>>;
+  const auto c = any_case(true);
+  auto s = std::make_unique<model::simulator<P, L>>(*c->wd.tree);
+  s->reset();
+  run(*s, c->plan, c->pile, 20 * ms, 300 * ms);
+  check_conservation(*s);
+  const auto& m = s->metrics();
+  const model::sim_costs costs{};
+  RC_LOG() << "pushes " << m.pushes << " pileups " << m.push_pileups << " pulls " << m.push_pulls << '\n';
+  if constexpr (Push::mode != push::push_mode::unclaimed) RC_ASSERT(m.push_pileups == 0);
+  const nanoseconds price = Push::mode == push::push_mode::offload ? costs.ipi_send : costs.push;
+  RC_ASSERT(m.push_busy_time == static_cast<nanoseconds>(m.pushes) * price);
+  RC_ASSERT(m.migrations_push >= m.push_pulls);
+  pushes_seen += m.pushes;
+}
+}  // namespace
+
+TEST_CASE("With pushes, runs conserve tasks and time, claimed targets never pile up, and pushers pay per push",
+          "[push][simulator][no-pileup]") {
+  pushes_seen = 0;
+  REQUIRE(test::check("simulator: claimed pushes", 30, [] { push_run_property<push::push_claimed>(); }));
+  CHECK(pushes_seen > 0);
+  pushes_seen = 0;
+  REQUIRE(test::check("simulator: offloaded pushes", 30, [] { push_run_property<push::push_offload>(); }));
+  CHECK(pushes_seen > 0);
+  pushes_seen = 0;
+  REQUIRE(test::check("simulator: unclaimed pushes", 30, [] { push_run_property<push::push_unclaimed>(); }));
+  CHECK(pushes_seen > 0);
+}
+
+TEST_CASE("Simulating with pushes allocates nothing", "[push][simulator][allocation]") {
+  auto go = [](auto tag) {
+    using P = rules<linux_defaults, with_push<typename decltype(tag)::type>>;
+    world wd;
+    REQUIRE(test::build_balance_machine({"l3:2 core:4 pu:2"}, wd).empty());
+    auto s = std::make_unique<model::simulator<P, L>>(*wd.tree);
+    s->reset();
+    for (std::uint64_t i = 0; i < 24; ++i) {
+      model::sim_task<L> t;
+      t.id = i;
+      t.allowed = mask::of(0);
+      if (i % 2 == 0) {
+        t.work = 1 * ms;
+        t.period = 3 * ms;
+      }
+      REQUIRE(s->spawn(t, 0) != no_task);
+    }
+    const std::size_t n = test::allocations_during([&] {
+      s->run_until(50 * ms);
+      for (std::uint32_t t = 0; t < 24; ++t) s->set_affinity(t, ~mask{});
+      s->run_until(500 * ms);
+    });
+    CHECK(n == 0);
+    CHECK(s->metrics().migrations_push > 0);
+  };
+  go(std::type_identity<push::push_claimed>{});
+  go(std::type_identity<push::push_offload>{});
 }

@@ -61,6 +61,7 @@
 #include <balancekit/domains/domain_tree.hpp>
 #include <balancekit/domains/flags.hpp>
 #include <balancekit/model/pelt.hpp>
+#include <balancekit/policy/push.hpp>
 #include <balancekit/policy/task_selection.hpp>
 #include <balancekit/stats/group_sums.hpp>
 #include <balancekit/stats/snapshot.hpp>
@@ -174,10 +175,18 @@ struct sim_metrics {
   /// another CPU may run on, × the jiffy (sampled at every jiffy boundary).
   nanoseconds idle_while_waiting = 0;
   nanoseconds busy_cpu_time = 0;        ///< Σ over CPUs of time with a task running
+  /// Push balancing (the pack's push member, seed 002):
+  std::uint64_t pushes = 0;             ///< push decisions (a target chosen, claimed or not)
+  std::uint64_t push_pileups = 0;       ///< … to a CPU already chosen since it last went idle
+  std::uint64_t migrations_push = 0;    ///< tasks moved by pushes, offloaded pulls and pull-one
+  std::uint64_t push_pulls = 0;         ///< … of them, by a newly idle CPU's pull-one
+  std::uint64_t push_requests_void = 0;  ///< offloaded requests that found their claim void or no task
+  nanoseconds push_busy_time = 0;       ///< time charged to busy CPUs for pushing (cost model)
+  nanoseconds push_target_time = 0;     ///< time idle targets spent pulling for an offload
 
-  /// Migrations the balances made (periodic, newly idle, active, nohz).
+  /// Migrations the balances made (periodic, newly idle, active, nohz, push).
   [[nodiscard]] constexpr std::uint64_t balance_migrations() const noexcept {
-    return migrations_periodic + migrations_newidle + migrations_active + migrations_nohz;
+    return migrations_periodic + migrations_newidle + migrations_active + migrations_nohz + migrations_push;
   }
 };
 
@@ -202,6 +211,15 @@ struct sim_costs {
   /// 1 / (1 + p · m · (dram_to_llc − 1)) of its speed. `llc_bytes` 0 turns it off.
   std::uint64_t llc_bytes = std::uint64_t{32} << 20;
   std::uint32_t dram_to_llc = 12;
+  /// Push balancing, measured on this project's KVM guest (scripts/measure-push-costs):
+  /// a push (detach from the pusher's rq, attach to the target's under both locks:
+  /// move_queued_task()) costs the pushing CPU `push`, during which the task is in flight
+  /// and an unclaimed target still looks idle; an offload costs the pusher `ipi_send` (a
+  /// remote kick without waiting), reaches the target `ipi_latency` after it was posted
+  /// (an IPI's round trip), and the target then spends `push` pulling.
+  nanoseconds push = 900;
+  nanoseconds ipi_send = 12'000;
+  nanoseconds ipi_latency = 15'000;
 };
 
 /// What drives the simulator, chosen at `reset`.
@@ -217,8 +235,9 @@ enum class sim_mode : std::uint8_t {
   rounds,
 };
 
-/// Who ran the balance that moved a task.
-enum class sim_balance : std::uint8_t { periodic, newidle, nohz, affinity };
+/// Who ran the balance that moved a task (`push`: the pack's push member, a push, an
+/// offloaded pull or a newly idle CPU's pull-one; logged when the task lands).
+enum class sim_balance : std::uint8_t { periodic, newidle, nohz, affinity, push };
 
 /// One migration, with the time it happened and the balance that decided it.
 struct sim_migration {
@@ -280,6 +299,8 @@ public:
       s.idle_stamp = 1;
     }
     keep_group_sums(sums_kept_);
+    if constexpr (detail::push_active<P>)
+      for (std::size_t c : tree.cpu_map()) state_.push.track.set_idle(c);
     nohz_idle_ = tree.cpu_map();
     for (std::size_t c : tree.cpu_map()) cpus_[c].tick_stopped = true;
     nohz_next_balance_ = 0;
@@ -348,6 +369,7 @@ public:
     if (t >= snap_.tasks().size() || !allowed.intersects(balancer_.tree().cpu_map())) return false;
     snap_.task_at(t).allowed = allowed;
     tasks_[t].spec.allowed = allowed;
+    if (snap_.queued(t)) note_queue(snap_.cpu_of(t));  // it may have become pushable
     if (!snap_.queued(t) || allowed.test(snap_.cpu_of(t))) return true;
     const std::size_t src = snap_.cpu_of(t);
     const std::size_t dst = (allowed & balancer_.tree().cpu_map()).first();
@@ -492,6 +514,8 @@ private:
     bool sleeping = true;
     bool attached = false;            // its averages are part of some rq's
     bool exited = false;
+    bool in_flight = false;           // pushed: off every rq until it lands on prev_cpu
+    std::size_t flight_src = no_cpu;  // … from there
     std::uint32_t pending = 0;        // messages that arrived while it was awake
     std::uint32_t next_recipient = 0;  // the offset from spec.partner of the next message
     nanoseconds inbox_cost = 0;        // the cost model's charge for the pending messages
@@ -516,6 +540,15 @@ private:
     std::size_t first_sibling = no_cpu;
     std::size_t next_sibling = no_cpu;
     std::uint32_t busy_siblings = 0;
+    // Push balancing: time owed by the running task to pushes it made (its progress stops
+    // meanwhile), pushes chosen to land here since it last went idle, and an offloaded pull
+    // request (from request_src, due at request_at, for request_task).
+    nanoseconds overhead = 0;
+    std::uint32_t incoming = 0;
+    nanoseconds push_at = -1;  // the next push of a pushing CPU: one at a time, each after the last
+    std::size_t request_src = no_cpu;
+    std::uint32_t request_task = no_task;
+    nanoseconds request_at = 0;
   };
 
   static constexpr std::size_t task_slot(std::uint32_t t) noexcept { return max_cpus + t; }
@@ -677,6 +710,9 @@ private:
     if (flips) {
       std::uint32_t& busy = cpus_[cpus_[c].first_sibling].busy_siblings;
       busy = t != no_task ? busy + 1 : busy - 1;
+      if constexpr (detail::push_active<P>) {
+        if (t != no_task) state_.push.track.set_busy(c);
+      }
     }
     if (llc_changes) hot_bytes_[tree.llc_id(c)] += in - out;
     if (flips || llc_changes) for_each_affected([&](std::size_t s) { schedule_cpu(s); });
@@ -692,7 +728,11 @@ private:
       ts.sum_exec += delta;
       cs.slice_used += delta;
       ts.vruntime += static_cast<std::uint64_t>(delta) * nice_0_load / ts.spec.weight;
-      const auto done = static_cast<nanoseconds>(static_cast<std::uint64_t>(delta) * speed_x1m(c) >> 20);
+      // Time spent pushing is the task's (the kernel's callbacks run in its context) but
+      // gets none of its work done.
+      const nanoseconds stolen = std::min(delta, cs.overhead);
+      cs.overhead -= stolen;
+      const auto done = static_cast<nanoseconds>(static_cast<std::uint64_t>(delta - stolen) * speed_x1m(c) >> 20);
       metrics_.work_done += done;
       if (!ts.hog) ts.left = ts.left > done ? ts.left - done : 0;
       metrics_.busy_cpu_time += delta;
@@ -739,6 +779,8 @@ private:
     }
     if (cs.min_vruntime < ts.vruntime) cs.min_vruntime = ts.vruntime;
     update_misfit(c);
+    if constexpr (detail::push_active<P>) state_.push.pushed.reset(t);  // it ran
+    note_queue(c);
     schedule_cpu(c);
   }
 
@@ -750,9 +792,11 @@ private:
     if (cs.curr != no_task && !tasks_[cs.curr].hog) {
       const std::uint64_t speed = speed_x1m(c);
       const auto need = static_cast<nanoseconds>(((static_cast<std::uint64_t>(tasks_[cs.curr].left) << 20) + speed - 1) / speed);
-      const nanoseconds end = cs.curr_start + need;
+      const nanoseconds end = cs.curr_start + need + cs.overhead;
       if (next < 0 || end < next) next = end;
     }
+    if (cs.request_src != no_cpu && (next < 0 || cs.request_at < next)) next = cs.request_at;
+    if (cs.push_at >= 0 && (next < 0 || cs.push_at < next)) next = cs.push_at;
     if (next < 0) events_.erase(c);
     else events_.set(c, next);
   }
@@ -769,6 +813,17 @@ private:
   // -- events ---------------------------------------------------------------------------
   constexpr void cpu_event(std::size_t c) {
     cpu_sim& cs = cpus_[c];
+    if (cs.request_src != no_cpu && now_ >= cs.request_at) {
+      offloaded_pull(c);
+      schedule_cpu(c);
+      return;
+    }
+    if (cs.push_at >= 0 && now_ >= cs.push_at) {
+      cs.push_at = -1;
+      try_push(c);
+      schedule_cpu(c);
+      return;
+    }
     account_curr(c);
     const std::uint32_t t = cs.curr;
     if (t != no_task && !tasks_[t].hog && tasks_[t].left == 0) {
@@ -792,6 +847,7 @@ private:
       if (next != no_task && tasks_[next].vruntime < tasks_[cs.curr].vruntime) set_curr(c, next);
       else cs.slice_used = 0;
     }
+    try_push(c);
     // sched_balance_trigger(): the softirq when due, then the nohz kick.
     if (jiffies() >= state_.cpus[c].next_balance) balance(c, reason::periodic);
     nohz_balancer_kick(c);
@@ -860,6 +916,7 @@ private:
     }
     ts.prev_cpu = c;
     if (mode_ == sim_mode::rounds) refresh_signals();
+    note_queue(c);
     if (cpus_[c].curr != t) return;
     change_curr(c, no_task);
     after_dequeue(c);
@@ -897,6 +954,7 @@ private:
     }
     update_pelt(c);
     ++metrics_.context_switches;
+    if (pull_one(c)) return;
     balance(c, reason::newidle);
     if (cpus_[c].curr != no_task) return;
     if (const std::uint32_t pulled = pick_next(c); pulled != no_task) {
@@ -915,12 +973,20 @@ private:
     cs.tick_stopped = true;
     nohz_idle_.set(c);
     nohz_has_blocked_ = true;
+    if constexpr (detail::push_active<P>) {
+      cs.incoming = 0;
+      state_.push.track.set_idle(c);
+    }
     schedule_cpu(c);
   }
 
   constexpr void task_event(std::uint32_t t) {
     events_.erase(task_slot(t));
     task_sim& ts = tasks_[t];
+    if (ts.in_flight) {
+      land(t);
+      return;
+    }
     if (!ts.sleeping) {  // an activation came due while it still ran: carry the work over
       ts.left += ts.spec.work;
       return;
@@ -1003,6 +1069,9 @@ private:
     if (was_idle) {
       start_tick(c);
       set_curr(c, t);
+    } else {
+      note_queue(c);
+      try_push(c);
     }
     schedule_cpu(c);
   }
@@ -1031,9 +1100,13 @@ private:
       task_sim& ts = tasks_[t];
       cpu_sim& src = cpus_[m.src];
       cpu_sim& dst = cpus_[m.dst];
-      if (why != reason::affinity && m.level < metrics_.migrations_by_level.size()) ++metrics_.migrations_by_level[m.level];
+      if (why != reason::affinity && why != reason::push && m.level < metrics_.migrations_by_level.size())
+        ++metrics_.migrations_by_level[m.level];
       if (why == reason::affinity) {
         // counted by set_affinity
+      } else if (why == reason::push) {
+        ++metrics_.migrations_push;
+        ++metrics_.push_pulls;
       } else if (m.reason == migration_reason::active) ++metrics_.migrations_active;
       else if (why == reason::nohz) ++metrics_.migrations_nohz;
       else if (m.reason == migration_reason::newidle || why == reason::newidle) ++metrics_.migrations_newidle;
@@ -1068,12 +1141,174 @@ private:
       } else {
         snap_.set_curr(dst.curr);
       }
+      note_queue(m.src);
+      note_queue(m.dst);
       schedule_cpu(m.dst);
     }
     for (std::size_t c : emptied) {
       if (cpus_[c].curr != no_task) continue;
       after_dequeue(c);
       schedule_cpu(c);
+    }
+  }
+
+  // -- push balancing (the pack's push member, policy/push.hpp) --------------------------
+  constexpr std::uint32_t now_us() const noexcept { return static_cast<std::uint32_t>(now_ / 1000); }
+
+  // The overloaded mask follows the queue: `c` is pushable while it has a task to push.
+  constexpr void note_queue(std::size_t c) {
+    if constexpr (detail::push_active<P>)
+      state_.push.track.set_overloaded(c, P::push::pushable(snap_, c, state_.push) != no_task);
+    else
+      (void)c;
+  }
+
+  // Busy `c` pushes while it has a pushable task and finds a target (push_fair_tasks()),
+  // one push at a time: each costs it the cost model's time, the task is in flight
+  // meanwhile (an unclaimed target still looks idle to other pushers), and the next push
+  // is decided when this one is done. Offloading, it posts a request instead.
+  constexpr void try_push(std::size_t c) {
+    if constexpr (detail::push_active<P>) {
+      cpu_sim& cs = cpus_[c];
+      if (cs.curr == no_task || cs.push_at >= 0) return;
+      const push::decision d = P::push::template decide<P>(balancer_.tree(), snap_, c, now_us(), state_.push);
+      if (d.task == no_task) return;
+      ++metrics_.pushes;
+      cpu_sim& dst = cpus_[d.target];
+      if (++dst.incoming > 1) ++metrics_.push_pileups;
+      // A claimed target shows an incoming task as the kernel shows a queued wakeup
+      // (rq->ttwu_pending): idle_cpu() is false, so wakeup placement passes it by too. The
+      // RFC's unclaimed push gives no such sign.
+      if constexpr (P::push::mode != push::push_mode::unclaimed) snap_.cpus[d.target].ttwu_pending = true;
+      nanoseconds spent = 0;
+      if constexpr (P::push::mode == push::push_mode::offload) {
+        spent = costs_.ipi_send;
+        dst.request_src = c;
+        dst.request_task = d.task;
+        dst.request_at = now_ + spent + costs_.ipi_latency;
+        schedule_cpu(d.target);
+      } else {
+        if constexpr (P::push::mode == push::push_mode::claimed) (void)state_.push.track.deliver(d.target, c);
+        spent = costs_.push;
+        launch(d.task, c, d.target, now_ + spent);
+      }
+      account_curr(c);
+      cs.overhead += spent;
+      metrics_.push_busy_time += spent;
+      cs.push_at = now_ + spent;
+      note_queue(c);
+      schedule_cpu(c);
+    } else {
+      (void)c;
+    }
+  }
+
+  // An offloaded request reaches idle target `c`: it takes the claim, then pulls from the
+  // requester the task asked for if it still waits there, else another it may run.
+  constexpr void offloaded_pull(std::size_t c) {
+    if constexpr (detail::push_active<P>) {
+      cpu_sim& cs = cpus_[c];
+      const std::size_t src = cs.request_src;
+      const std::uint32_t asked = cs.request_task;
+      cs.request_src = no_cpu;
+      cs.request_task = no_task;
+      state_.push.pushed.reset(asked);
+      std::uint32_t t = no_task;
+      if (cs.curr == no_task) {
+        if (snap_.queued(asked) && snap_.cpu_of(asked) == src && !snap_.running(asked) &&
+            snap_.task_at(asked).allowed.test(c))
+          t = asked;
+        for (std::uint32_t q = snap_.head(src); t == no_task && q != no_task; q = snap_.next(q))
+          if (q != snap_.curr(src) && snap_.task_at(q).allowed.test(c)) t = q;
+      }
+      if (t == no_task || !state_.push.track.deliver(c, src)) {
+        if (t == no_task) (void)state_.push.track.release(c, src);
+        snap_.cpus[c].ttwu_pending = false;
+        if (cs.incoming != 0) --cs.incoming;  // nothing came: the next claim is no pileup
+        ++metrics_.push_requests_void;
+        note_queue(src);
+        return;
+      }
+      metrics_.push_target_time += costs_.push;
+      launch(t, src, c, now_ + costs_.push);
+    } else {
+      (void)c;
+    }
+  }
+
+  // Takes queued task `t` off `src` (detach_task()) to land on `dst` at `at`.
+  constexpr void launch(std::uint32_t t, std::size_t src, std::size_t dst, nanoseconds at) {
+    task_sim& ts = tasks_[t];
+    ts.flight_src = src;
+    cpu_sim& s = cpus_[src];
+    update_pelt(src, t);
+    pelt::util_est_dequeue(s.avg, ts.avg);
+    pelt::detach(s.avg, ts.avg, ts.spec.weight);
+    s.weight -= ts.spec.weight;
+    --s.nr;
+    snap_.dequeue_task(t);
+    sync_cpu(src);
+    ts.vruntime -= std::min(ts.vruntime, s.min_vruntime);  // relative while in flight
+    ts.in_flight = true;
+    ts.prev_cpu = dst;
+    events_.set(task_slot(t), at);
+    note_queue(src);
+  }
+
+  // A pushed task lands on its target (attach_task()); an idle target runs it at once.
+  constexpr void land(std::uint32_t t) {
+    task_sim& ts = tasks_[t];
+    const std::size_t c = ts.prev_cpu;
+    cpu_sim& cs = cpus_[c];
+    ts.in_flight = false;
+    snap_.cpus[c].ttwu_pending = false;
+    update_pelt(c);
+    pelt::attach(cs.avg, ts.avg, ts.spec.weight);
+    pelt::util_est_enqueue(cs.avg, ts.avg);
+    ts.vruntime += cs.min_vruntime;
+    snap_.enqueue_task(t, c);
+    cs.weight += ts.spec.weight;
+    ++cs.nr;
+    snap_.cpus[c].idle_stamp = 0;
+    sync_task(t);
+    sync_cpu(c);
+    ++metrics_.migrations_push;
+    migration m;
+    m.task = t;
+    m.id = snap_.task_at(t).id;
+    m.src = static_cast<std::uint16_t>(ts.flight_src);
+    m.dst = static_cast<std::uint16_t>(c);
+    if (!log_.try_push_back(sim_migration{now_, reason::push, m})) ++dropped_;
+    if (cs.curr == no_task) {
+      start_tick(c);
+      set_curr(c, t);
+    } else {
+      snap_.set_curr(cs.curr);
+      note_queue(c);
+    }
+    schedule_cpu(c);
+  }
+
+  // A newly idle CPU's pull-one (policy/push.hpp): one task from an overloaded CPU of its
+  // LLC or node, before the classic newidle balance. True when it pulled.
+  constexpr bool pull_one(std::size_t c) {
+    if constexpr (detail::push_active<P>) {
+      const push::decision d = P::push::pull_one(balancer_.tree(), snap_, c, state_.push);
+      if (d.task == no_task) return false;
+      result_.migrations.clear();
+      migration m;
+      m.task = d.task;
+      m.id = snap_.task_at(d.task).id;
+      m.src = static_cast<std::uint16_t>(d.target);
+      m.dst = static_cast<std::uint16_t>(c);
+      m.reason = migration_reason::newidle;
+      snap_.move_task(d.task, c);
+      result_.migrations.push_back(m);
+      apply(result_, c, reason::push);
+      return cpus_[c].curr != no_task;
+    } else {
+      (void)c;
+      return false;
     }
   }
 
