@@ -9,6 +9,7 @@
 #include <balancekit/policy/imbalance.hpp>
 #include <balancekit/policy/interval.hpp>
 #include <balancekit/policy/ipanema.hpp>
+#include <balancekit/policy/numa.hpp>
 #include <balancekit/policy/pack.hpp>
 #include <balancekit/policy/packing.hpp>
 #include <balancekit/policy/placement.hpp>

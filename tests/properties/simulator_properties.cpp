@@ -314,10 +314,14 @@ TEST_CASE("Where the round model reaches a fixpoint, the simulator settles in on
   std::cerr << "  same tasks per CPU in both engines: " << same << " of " << total << '\n';
 }
 
-TEST_CASE("Simulating allocates nothing", "[simulator][allocation]") {
-  world wd;
+namespace {
+// Allocations during a run of pack P on two LLCs of 4 cores x 2 threads: 24 tasks pinned to
+// CPU 0, half hogs and half periodic, released at 50 ms, run to 500 ms. Returns the count
+// and the simulator, for what it did.
+template <class P>
+std::size_t allocations_of_a_run(world& wd, std::unique_ptr<model::simulator<P, L>>& s) {
   REQUIRE(test::build_balance_machine({"l3:2 core:4 pu:2"}, wd).empty());
-  auto s = std::make_unique<sim_t>(*wd.tree);
+  s = std::make_unique<model::simulator<P, L>>(*wd.tree);
   s->reset();
   for (std::uint64_t i = 0; i < 24; ++i) {
     model::sim_task<L> t;
@@ -329,12 +333,18 @@ TEST_CASE("Simulating allocates nothing", "[simulator][allocation]") {
     }
     REQUIRE(s->spawn(t, 0) != no_task);
   }
-  const std::size_t n = test::allocations_during([&] {
+  return test::allocations_during([&] {
     s->run_until(50 * ms);
     for (std::uint32_t t = 0; t < 24; ++t) s->set_affinity(t, ~mask{});
     s->run_until(500 * ms);
   });
-  CHECK(n == 0);
+}
+}  // namespace
+
+TEST_CASE("Simulating allocates nothing", "[simulator][allocation]") {
+  world wd;
+  std::unique_ptr<sim_t> s;
+  CHECK(allocations_of_a_run(wd, s) == 0);
   CHECK(s->metrics().migrations_nohz + s->metrics().migrations_newidle + s->metrics().migrations_periodic > 0);
 }
 
@@ -522,25 +532,8 @@ TEST_CASE("Simulating with pushes allocates nothing", "[push][simulator][allocat
   auto go = [](auto tag) {
     using P = rules<linux_defaults, with_push<typename decltype(tag)::type>>;
     world wd;
-    REQUIRE(test::build_balance_machine({"l3:2 core:4 pu:2"}, wd).empty());
-    auto s = std::make_unique<model::simulator<P, L>>(*wd.tree);
-    s->reset();
-    for (std::uint64_t i = 0; i < 24; ++i) {
-      model::sim_task<L> t;
-      t.id = i;
-      t.allowed = mask::of(0);
-      if (i % 2 == 0) {
-        t.work = 1 * ms;
-        t.period = 3 * ms;
-      }
-      REQUIRE(s->spawn(t, 0) != no_task);
-    }
-    const std::size_t n = test::allocations_during([&] {
-      s->run_until(50 * ms);
-      for (std::uint32_t t = 0; t < 24; ++t) s->set_affinity(t, ~mask{});
-      s->run_until(500 * ms);
-    });
-    CHECK(n == 0);
+    std::unique_ptr<model::simulator<P, L>> s;
+    CHECK(allocations_of_a_run(wd, s) == 0);
     CHECK(s->metrics().migrations_push > 0);
   };
   go(std::type_identity<push::push_claimed>{});

@@ -26,7 +26,7 @@ using push_rules = rules<linux_defaults, with_push<Push>>;
 // Four CPUs in one LLC. Two hogs pinned to CPU 0 from time 0, both released to CPUs 0-1 at
 // 1 ms: they stay queued on CPU 0. At its 4 ms tick CPU 0 has run the first hog for its
 // slice (2.25 ms with 4 CPUs), switches to the second, and pushes the first: CPU 1 is the
-// first idle CPU in wrap order from CPU 0 + 1. Returns the simulator at 10 ms.
+// first idle CPU in wrap order from CPU 0 + 1. Returns the simulator at 1 ms.
 template <class P>
 std::unique_ptr<model::simulator<P, L>> two_hogs_on_cpu0(const test::balance_machine<L>& m) {
   auto sim = std::make_unique<model::simulator<P, L>>(*m.tree);
@@ -39,6 +39,12 @@ std::unique_ptr<model::simulator<P, L>> two_hogs_on_cpu0(const test::balance_mac
   }
   sim->run_until(1 * ms);
   for (std::uint32_t i = 0; i < 2; ++i) REQUIRE(sim->set_affinity(i, mask::range(0, 1)));
+  return sim;
+}
+// The same, run to 10 ms.
+template <class P>
+std::unique_ptr<model::simulator<P, L>> two_hogs_at_10ms(const test::balance_machine<L>& m) {
+  auto sim = two_hogs_on_cpu0<P>(m);
   sim->run_until(10 * ms);
   return sim;
 }
@@ -56,7 +62,7 @@ TEST_CASE("A task waiting behind a hog is pushed at the tick and lands one push'
   const model::sim_costs costs{};
 
   SECTION("claimed: the pusher pays one push, the task lands at 4 ms + the push") {
-    auto sim = two_hogs_on_cpu0<push_rules<push::push_claimed>>(m);
+    auto sim = two_hogs_at_10ms<push_rules<push::push_claimed>>(m);
     const auto& mv = first_move(*sim);
     CHECK(mv.by == model::sim_balance::push);
     CHECK(mv.time == 4 * ms + costs.push);
@@ -70,7 +76,7 @@ TEST_CASE("A task waiting behind a hog is pushed at the tick and lands one push'
     CHECK(sim->running(1) == 0);
   }
   SECTION("offload: the pusher pays the post only; the target pulls after the IPI's flight") {
-    auto sim = two_hogs_on_cpu0<push_rules<push::push_offload>>(m);
+    auto sim = two_hogs_at_10ms<push_rules<push::push_offload>>(m);
     const auto& mv = first_move(*sim);
     CHECK(mv.by == model::sim_balance::push);
     CHECK(mv.time == 4 * ms + costs.ipi_send + costs.ipi_latency + costs.push);
@@ -81,9 +87,9 @@ TEST_CASE("A task waiting behind a hog is pushed at the tick and lands one push'
   }
   SECTION("the pusher's running task loses the push's time: it gets that much less work done") {
     // Single-thread cores of capacity 1024: work equals CPU time, but for the push.
-    auto sim = two_hogs_on_cpu0<push_rules<push::push_claimed>>(m);
+    auto sim = two_hogs_at_10ms<push_rules<push::push_claimed>>(m);
     CHECK(sim->metrics().busy_cpu_time - sim->metrics().work_done == costs.push);
-    auto linux_sim = two_hogs_on_cpu0<linux_defaults>(m);
+    auto linux_sim = two_hogs_at_10ms<linux_defaults>(m);
     CHECK(linux_sim->metrics().busy_cpu_time == linux_sim->metrics().work_done);
   }
 }
@@ -91,17 +97,7 @@ TEST_CASE("A task waiting behind a hog is pushed at the tick and lands one push'
 TEST_CASE("A claimed CPU shows a pending wakeup until the pushed task lands", "[push][simulator]") {
   test::balance_machine<L> m;
   REQUIRE(test::build_balance_machine({"l3:1 core:4 pu:1"}, m).empty());
-  using P = push_rules<push::push_offload>;
-  auto sim = std::make_unique<model::simulator<P, L>>(*m.tree);
-  sim->reset();
-  for (std::uint64_t i = 0; i < 2; ++i) {
-    model::sim_task<L> t;
-    t.id = i;
-    t.allowed = mask::of(0);
-    REQUIRE(sim->spawn(t, 0) == i);
-  }
-  sim->run_until(1 * ms);
-  for (std::uint32_t i = 0; i < 2; ++i) REQUIRE(sim->set_affinity(i, mask::range(0, 1)));
+  auto sim = two_hogs_on_cpu0<push_rules<push::push_offload>>(m);
   // The request is posted at 4 ms and lands 27.9 us later: in between, CPU 1 is claimed.
   sim->run_until(4 * ms + 10'000);
   CHECK(sim->snap().cpus[1].ttwu_pending);

@@ -5,9 +5,10 @@
 ///
 /// Three answers to the three problems the LPC'25 abstract leaves open (docs/push.md):
 ///  - **pileup**: choosing a target *claims* it, a compare-and-swap of the target's
-///    incoming slot from idle-and-free; a claimed CPU is not offered again until it takes the task or the
-///    claim is released, and a claim older than `claim_ttl_us` on a CPU that is still idle
-///    is broken by the next scan of its LLC, so a dead claimant cannot starve it;
+///    incoming slot from idle-and-free; a claimed CPU is not offered again until it takes
+///    the task or the claim is released, and a claim older than `claim_ttl_us` on a CPU
+///    that is still idle is broken by the next scan of its LLC, so a dead claimant cannot
+///    starve it;
 ///  - **cost on the busy CPU**: `push_offload` posts a pull request to the claimed target
 ///    (the `smp_call_function` idea) and the target does the pull;
 ///  - **idle CPUs that keep their tick**: the masks track every idle CPU (`set_idle` at
@@ -159,8 +160,9 @@ struct search {
 
 /// Per-LLC idle, claimed and overloaded masks and per-CPU incoming slots, over plain
 /// (`Word` = std::uint64_t) or atomic words. A CPU is in at most one LLC of at most
-/// `MaxLlcCpus` CPUs. Every operation is wait-free but the scans, which are bounded by
-/// the CPUs they visit.
+/// `MaxLlcCpus` CPUs. Claims, deliveries, releases and expiries are single CASes (a failed
+/// one means another thread acted first); a CPU's own transition retries its CAS while
+/// claimers race it; scans are bounded by the words of the LLCs they visit.
 template <limits_pack L, class Word = std::uint64_t, std::size_t MaxLlcCpus = std::min<std::size_t>(L::max_cpus, 512)>
 class basic_tracker {
 public:
