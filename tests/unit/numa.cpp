@@ -2,6 +2,7 @@
 // reference's exact sequences, the group's 3/4 rule, fault classification with a pid-bit
 // collision, the placement averaging and the scan period, each derived by hand in its
 // comment. Constexpr scenarios, checked at compile time and at run time.
+#include <balancekit/core/index.hpp>
 #include <balancekit/policy/numa/faults.hpp>
 #include <balancekit/policy/numa/migrate.hpp>
 #include <balancekit/policy/numa/placement.hpp>
@@ -9,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -340,4 +342,47 @@ TEST_CASE("Nodes are classified and moves refused when they worsen the imbalance
 TEST_CASE("task_numa_compare moves, swaps or refuses as the kernel's rules say", "[numa][exact]") {
   STATIC_REQUIRE(numa_compare_cases());
   REQUIRE(numa_compare_cases());
+}
+
+namespace {
+// task_numa_find_cpu on destination node 1 (CPUs 4-7), the placed task of load 1024:
+//  - node 1 has spare room (1 task on 4 CPUs) and node 0 runs 4: after the move 3 against
+//    2, imbalance 0, the allowance keeps it 0: the cached idle CPU 6, a move, at once;
+//  - node 1 fully busy, equal loads: moving 1024 would worsen the balance, so no move; CPU
+//    4 runs a candidate worth a swap of 337 (the compare's case c), CPU 5 one worth nothing:
+//    the swap with CPU 4's task, and the search stops there (its partner goes home).
+constexpr bool find_cpu_cases() {
+  const std::array<std::size_t, 4> node1{4, 5, 6, 7};
+  const auto adjust = [](std::int32_t imbalance, std::int32_t, std::int32_t) { return std::int64_t{imbalance}; };
+  numa_env spare;
+  spare.src_nid = 0;
+  spare.dst_nid = 1;
+  spare.p_h_load = 1024;
+  spare.src = node_stats{4096, 0, 0, 4096, 4, 4};
+  spare.dst = node_stats{1024, 0, 0, 4096, 1, 4};
+  spare.dst_type = node_type::has_spare;
+  spare.dst_idle_cpu = 6;
+  numa_choice a;
+  task_numa_find_cpu(spare, 200, node1, [](std::size_t) { return candidate{}; }, adjust, a);
+  numa_env busy = spare;
+  busy.src = node_stats{4096, 0, 0, 4096, 4, 4};
+  busy.dst = node_stats{4096, 0, 0, 4096, 4, 4};
+  busy.dst_type = node_type::fully_busy;
+  busy.dst_idle_cpu = no_cpu;
+  numa_choice b;
+  int visited = 0;
+  task_numa_find_cpu(busy, 100, node1,
+                     [&](std::size_t cpu) {
+                       ++visited;
+                       return cpu == 4 ? candidate{true, false, true, 0, true, false, 600, 400, 1024}
+                                       : candidate{true, false, true, no_node, true, false, 500, 500, 1024};
+                     },
+                     adjust, b);
+  return a.cpu == 6 && !a.swap && b.cpu == 4 && b.swap && b.imp == 337 && b.partner_preferred_nid == 0 && visited == 1;
+}
+}  // namespace
+
+TEST_CASE("task_numa_find_cpu takes an idle CPU of a node with room, else the best swap", "[numa][exact]") {
+  STATIC_REQUIRE(find_cpu_cases());
+  REQUIRE(find_cpu_cases());
 }

@@ -108,3 +108,27 @@ TEST_CASE("A claimed CPU shows a pending wakeup until the pushed task lands", "[
   CHECK(sim->running(1) == 0);
   CHECK(sim->state().push.track.slot_of(1).state == push::slot_state::busy);
 }
+
+TEST_CASE("In the round model a push member pushes nothing but still pulls one task when a CPU goes newly idle",
+          "[push][simulator][rounds]") {
+  // Rounds mode has no clock to land a push by. Two tasks enqueued on CPU 0 stay queued
+  // there (no flight); when the task of CPU 1 stops, CPU 1 pulls one of them at once.
+  test::balance_machine<L> m;
+  REQUIRE(test::build_balance_machine({"l3:1 core:4 pu:1"}, m).empty());
+  auto sim = std::make_unique<model::simulator<push_rules<push::push_claimed>, L>>(*m.tree);
+  sim->reset(model::sim_mode::rounds);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    model::sim_task<L> t;
+    t.id = i;
+    REQUIRE(sim->spawn(t, 0) == i);
+  }
+  REQUIRE(sim->enqueue_at(0, 0));
+  REQUIRE(sim->enqueue_at(1, 0));
+  REQUIRE(sim->enqueue_at(2, 1));
+  CHECK(sim->snap().queue_length(0) == 2);
+  CHECK(sim->metrics().pushes == 0);
+  REQUIRE(sim->stop(2));
+  CHECK(sim->snap().queue_length(0) == 1);
+  CHECK(sim->snap().queue_length(1) == 1);
+  CHECK(sim->metrics().push_pulls == 1);
+}

@@ -1170,7 +1170,9 @@ private:
   constexpr void try_push(std::size_t c) {
     if constexpr (detail::push_active<P>) {
       cpu_sim& cs = cpus_[c];
-      if (cs.curr == no_task || cs.push_at >= 0) return;
+      // A push takes time (its flight, the IPI's); the round model has no clock of its own
+      // to land it by, so it pushes nothing (its newly idle CPUs still pull one).
+      if (mode_ == sim_mode::rounds || cs.curr == no_task || cs.push_at >= 0) return;
       const push::decision d = P::push::template decide<P>(balancer_.tree(), snap_, c, now_us(), state_.push);
       if (d.task == no_task) return;
       ++metrics_.pushes;

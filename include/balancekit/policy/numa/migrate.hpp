@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <balancekit/core/index.hpp>
 #include <balancekit/policy/numa/faults.hpp>
 
 namespace balancekit::numa {
@@ -42,14 +43,11 @@ struct group_faults {
   [[nodiscard]] constexpr bool active(std::size_t node) const { return cpu.on(node) * active_node_fraction > max_faults_cpu; }
 };
 
-/// No preferred node yet (kernel: NUMA_NO_NODE).
-inline constexpr std::size_t no_node = static_cast<std::size_t>(-1);
-
 /// The faulting task, as should_numa_migrate_memory() sees it.
 template <std::size_t MaxNodes>
 struct faulting_task {
   std::uint32_t pid = 0;
-  std::size_t preferred_nid = no_node;
+  std::size_t preferred_nid = no_node;  ///< NUMA_NO_NODE: none yet
   std::uint32_t scan_seq = 0;                       ///< p->numa_scan_seq
   const group_faults<MaxNodes>* group = nullptr;  ///< its numa group, if any
 };

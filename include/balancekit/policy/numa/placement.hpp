@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include <balancekit/core/index.hpp>
 #include <balancekit/policy/numa/faults.hpp>
 #include <balancekit/policy/numa/migrate.hpp>
 
@@ -280,6 +281,68 @@ struct compare_verdict {
   if (load == 0) return assign_swap();
   if (load_too_imbalanced(src.load - load, dst.load + load, src, dst)) return v;
   return assign_swap();
+}
+
+/// What task_numa_find_cpu() knows of the search: the two nodes, the placed task's load,
+/// and the destination's classification and cached idle CPU (update_numa_stats() with
+/// find_idle: an idle allowed CPU, an idle core first; `no_cpu` when none).
+struct numa_env {
+  std::size_t src_nid = 0;
+  std::size_t dst_nid = 0;
+  std::int64_t p_h_load = 0;
+  node_stats src{};
+  node_stats dst{};
+  node_type dst_type = node_type::has_spare;
+  std::int32_t imb_numa_nr = 0;  ///< the lowest NUMA domain's (sd->imb_numa_nr)
+  std::size_t dst_idle_cpu = no_cpu;
+};
+
+/// The search's best so far (kernel: env->best_cpu, best_task, best_imp).
+struct numa_choice {
+  std::size_t cpu = no_cpu;
+  bool swap = false;
+  std::int64_t imp = 0;
+  std::size_t partner_preferred_nid = no_node;  ///< the swap partner's preferred node
+};
+
+/// kernel: task_numa_find_cpu() on one destination node, v6. With spare capacity there, a
+/// move that the load balancer would not undo (`adjust(imbalance, dst_running,
+/// imb_numa_nr)` is 0: the NUMA imbalance allowance, adjust_numa_imbalance()) takes the
+/// cached idle CPU at once; otherwise a move is allowed when it does not worsen the
+/// imbalance. Then each allowed CPU of the node in `cpus` is compared
+/// (`task_numa_compare`), its running task given by `candidate_on(cpu)`, until one stops
+/// the search. The concurrent claim on a destination (rq->numa_migrate_on) is the
+/// embedder's.
+template <class Cpus, class CandidateOn, class Adjust>
+constexpr void task_numa_find_cpu(const numa_env& env, std::int64_t imp, const Cpus& cpus, CandidateOn&& candidate_on,
+                                  Adjust&& adjust, numa_choice& best) {
+  bool maymove = false;
+  if (env.dst_type == node_type::has_spare) {
+    const auto src_running = static_cast<std::int32_t>(env.src.nr_running) - 1;
+    const auto dst_running = static_cast<std::int32_t>(env.dst.nr_running) + 1;
+    const std::int32_t imbalance = dst_running - src_running > 0 ? dst_running - src_running : 0;
+    if (adjust(imbalance, dst_running, env.imb_numa_nr) == 0) {
+      maymove = true;
+      if (env.dst_idle_cpu != no_cpu) {
+        best = numa_choice{env.dst_idle_cpu, false, 0, no_node};
+        return;
+      }
+    }
+  } else {
+    maymove = !load_too_imbalanced(env.src.load - env.p_h_load, env.dst.load + env.p_h_load, env.src, env.dst);
+  }
+  for (std::size_t cpu : cpus) {
+    const candidate cur = candidate_on(cpu);
+    best_so_far sofar{best.imp, best.cpu != no_cpu, best.swap, best.partner_preferred_nid};
+    const compare_verdict v = task_numa_compare(imp, maymove, cur, sofar, env.src_nid, env.dst_nid, env.p_h_load,
+                                                env.src, env.dst, env.dst_type, !cur.present);
+    if (v.assign) {
+      // A move takes the node's cached idle CPU when there is one (kernel: the assign path).
+      const std::size_t to = !v.swap && env.dst_idle_cpu != no_cpu ? env.dst_idle_cpu : cpu;
+      best = numa_choice{to, v.swap, v.imp, v.swap ? cur.preferred_nid : no_node};
+    }
+    if (v.stop) return;
+  }
 }
 
 }  // namespace balancekit::numa
