@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/alloc_counter.hpp"
 #include "support/property.hpp"
 
 using namespace balancekit;
@@ -376,4 +377,31 @@ TEST_CASE("A pushed task is not pushed again before it runs, and a CPU pushes at
       }
     }
   }));
+}
+
+TEST_CASE("The atomic tracker's transitions, claims and scans allocate nothing", "[push][allocation]") {
+  // An embedder's whole decision path on real words: idle and busy transitions, overload
+  // bits, a claim found by a scan, its delivery and release, expiry, and a pull-one.
+  auto tr = std::make_unique<push::atomic_tracker<L8>>();
+  REQUIRE(tr->attach_uniform(8, 4));
+  const push::search s{push_reach::machine, true, push::scan_mode::claim, ttl};
+  std::size_t found = 0;
+  const std::size_t n = test::allocations_during([&] {
+    for (std::uint32_t round = 0; round < 100; ++round) {
+      for (std::size_t c = 4; c < 8; ++c) tr->set_idle(c);
+      tr->set_overloaded(0, true);
+      const std::size_t t = tr->find_target(0, ~mask8{}, s, round);
+      if (t != no_cpu) {
+        ++found;
+        if (round % 2 == 0) (void)tr->deliver(t, 0);
+        else (void)tr->release(t, 0);
+        tr->set_busy(t);
+      }
+      (void)tr->expire(5, round + 2 * ttl);
+      (void)tr->pull_one(4, [](std::size_t) { return true; });
+      for (std::size_t c = 4; c < 8; ++c) tr->set_busy(c);
+    }
+  });
+  CHECK(n == 0);
+  CHECK(found == 100);
 }
