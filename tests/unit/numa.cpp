@@ -386,3 +386,23 @@ TEST_CASE("task_numa_find_cpu takes an idle CPU of a node with room, else the be
   STATIC_REQUIRE(find_cpu_cases());
   REQUIRE(find_cpu_cases());
 }
+
+namespace {
+// A task of a group (its own gain 50, its group's 300) against a task of the same group on
+// the destination (weights 600 at the source, 400 here; it prefers the source): the swap
+// is weighed with the task's own gain, not the group's (v6: imp = taskimp + …):
+// 50 + 600 − 400 = 250, less 250 / 16 = 15 within a group: 235, plus 235 / 8 = 29 for a
+// partner going home: 264. With the group's gain it would be 300 + 200 − 31 + 58 = 527.
+constexpr bool grouped_swap_uses_the_task_gain() {
+  const node_stats s{4096, 0, 0, 4096, 4, 4};
+  const candidate same{true, false, true, 0, true, true, 600, 400, 1024};
+  const compare_verdict v =
+      task_numa_compare(gain{50, 300, true}, false, same, best_so_far{}, 0, 1, 1024, s, s, node_type::fully_busy);
+  return v.assign && v.swap && v.imp == 264;
+}
+}  // namespace
+
+TEST_CASE("task_numa_compare weighs a swap within the group by the task's own gain", "[numa][exact]") {
+  STATIC_REQUIRE(grouped_swap_uses_the_task_gain());
+  REQUIRE(grouped_swap_uses_the_task_gain());
+}

@@ -118,6 +118,9 @@ inline constexpr bool aggregation_places = requires { requires P::aggregation::p
 /// Whether pack `P`'s push member takes part (`active`; policy/push.hpp).
 template <class P>
 inline constexpr bool push_active = requires { requires P::push::active; };
+/// Whether pack `P`'s NUMA member takes part (`active`; policy/numa/member.hpp).
+template <class P>
+inline constexpr bool numa_active = requires { requires P::numa::active; };
 }  // namespace detail
 
 /// kernel: struct lb_env — everything one `sched_balance_rq` attempt knows and decides,

@@ -108,7 +108,8 @@ struct balance_state {
     aggregation = {};
     push = {};
     if constexpr (requires { requires P::push::active; }) P::push::attach(tree, push);
-    numa = {};
+    if constexpr (requires { requires P::numa::active; }) P::numa::attach(tree, numa);  // in place: it is big
+    else numa = {};
   }
 };
 

@@ -44,6 +44,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 
 #include <balancekit/balancer/balancer.hpp>
 #include <balancekit/balancer/result.hpp>
@@ -60,7 +61,10 @@
 #include <balancekit/detail/event_queue.hpp>
 #include <balancekit/domains/domain_tree.hpp>
 #include <balancekit/domains/flags.hpp>
+#include <balancekit/model/numa_memory.hpp>
 #include <balancekit/model/pelt.hpp>
+#include <balancekit/policy/numa/member.hpp>
+#include <balancekit/policy/numa/placement.hpp>
 #include <balancekit/policy/push.hpp>
 #include <balancekit/policy/task_selection.hpp>
 #include <balancekit/stats/group_sums.hpp>
@@ -106,6 +110,16 @@ struct sim_task {
   /// The process (task group) the task is a thread of, for the pack's aggregation member
   /// (`task_state::process`); `no_process`: none.
   std::uint32_t process = no_process;
+  /// NUMA memory, for a pack whose numa member takes part (docs/simulator.md, "Memory"):
+  /// its private pages (4 KiB), its process's shared pages (the first thread's value
+  /// counts; `process` below `numa_processes`), the share (‰) of its accesses that go to
+  /// the shared ones, the share (‰) of its running time spent waiting on memory when all of
+  /// it is local, and the node its pages start on (`no_node`: where it first runs).
+  std::uint64_t numa_pages = 0;
+  std::uint64_t shared_pages = 0;
+  std::uint32_t shared_permille = 0;
+  std::uint32_t dram_permille = 0;
+  std::size_t memory_node = no_node;
 };
 
 /// A histogram of durations with eight buckets per power of two (12.5 % wide): exact
@@ -183,10 +197,20 @@ struct sim_metrics {
   std::uint64_t push_requests_void = 0;  ///< offloaded requests that found their claim void or no task
   nanoseconds push_busy_time = 0;       ///< time charged to busy CPUs for pushing (cost model)
   nanoseconds push_target_time = 0;     ///< time idle targets spent pulling for an offload
+  /// NUMA balancing (the pack's numa member, seed 003):
+  std::uint64_t numa_faults = 0;          ///< hinting faults, in pages
+  std::uint64_t numa_faults_local = 0;    ///< … on a page of the faulting CPU's node
+  std::uint64_t numa_pages_migrated = 0;
+  std::uint64_t migrations_numa = 0;      ///< tasks moved towards their preferred node (a swap moves two)
+  std::uint64_t numa_swaps = 0;
+  nanoseconds numa_fault_time = 0;        ///< time charged to tasks for hinting faults and page copies
+  nanoseconds memory_time = 0;            ///< Σ running time of tasks with NUMA memory
+  nanoseconds memory_local_time = 0;      ///< … weighted by the share of their accesses that were local
 
-  /// Migrations the balances made (periodic, newly idle, active, nohz, push).
+  /// Migrations the balances made (periodic, newly idle, active, nohz, push, NUMA).
   [[nodiscard]] constexpr std::uint64_t balance_migrations() const noexcept {
-    return migrations_periodic + migrations_newidle + migrations_active + migrations_nohz + migrations_push;
+    return migrations_periodic + migrations_newidle + migrations_active + migrations_nohz + migrations_push +
+           migrations_numa;
   }
 };
 
@@ -220,6 +244,15 @@ struct sim_costs {
   nanoseconds push = 900;
   nanoseconds ipi_send = 12'000;
   nanoseconds ipi_latency = 15'000;
+  /// NUMA balancing, measured on this project's KVM guest (scripts/measure-numa-costs): a
+  /// hinting fault costs the faulting task `numa_fault` per page (a minor fault that maps
+  /// a page already in memory), and migrating a page `page_migrate` more (a fault that
+  /// allocates a page, plus copying 4 KiB). A task spending p (`sim_task::dram_permille`)
+  /// of its time on memory when it is local runs at 1 / (1 + p · (d / 10 − 1)) of its
+  /// speed when its accesses reach memory at mean SLIT distance d (the SLIT's distances
+  /// are relative latencies, local = 10: ACPI, "System Locality Information Table").
+  nanoseconds numa_fault = 900;
+  nanoseconds page_migrate = 2'300;
 };
 
 /// What drives the simulator, chosen at `reset`.
@@ -237,7 +270,7 @@ enum class sim_mode : std::uint8_t {
 
 /// Who ran the balance that moved a task (`push`: the pack's push member, a push, an
 /// offloaded pull or a newly idle CPU's pull-one; logged when the task lands).
-enum class sim_balance : std::uint8_t { periodic, newidle, nohz, affinity, push };
+enum class sim_balance : std::uint8_t { periodic, newidle, nohz, affinity, push, numa };
 
 /// One migration, with the time it happened and the balance that decided it.
 struct sim_migration {
@@ -279,6 +312,7 @@ public:
     events_.clear();
     metrics_ = sim_metrics{};
     hot_bytes_.fill(0);
+    if constexpr (detail::numa_active<P>) mem_.clear();
     log_.clear();
     dropped_ = 0;
     now_ = 0;
@@ -358,6 +392,7 @@ public:
       p.load = p.h_load = spec.weight * spec.demand / sched_capacity_scale;
     }
     ts.next_activation = start;
+    if constexpr (detail::numa_active<P>) numa_task_new(i);
     if (!spec.wait_first && mode_ == sim_mode::time) events_.set(task_slot(i), start);
     return i;
   }
@@ -454,6 +489,33 @@ public:
   }
   /// Empties the migration log (and its count of dropped entries), for a caller that
   /// keeps its own.
+  /// The memory a pack's numa member balances (model/numa_memory.hpp).
+  [[nodiscard]] constexpr const numa_memory<L>& memory() const noexcept
+    requires detail::numa_active<P>
+  {
+    return mem_;
+  }
+  /// The share (×10⁶) of task `t`'s accesses that reach the node of its CPU (asleep: the
+  /// CPU it last ran on); 10⁶ before its pages have a node.
+  [[nodiscard]] constexpr std::uint64_t numa_local_share(std::uint32_t t) const
+    requires detail::numa_active<P>
+  {
+    const std::size_t c = snap_.queued(t) ? snap_.cpu_of(t) : tasks_[t].prev_cpu;
+    return c == no_cpu ? 1'000'000 : numa_access(c, t).local_x1m;
+  }
+  /// The same, averaged over the live tasks whose pages have a node; 10⁶ when none has.
+  [[nodiscard]] constexpr std::uint64_t numa_local_share() const
+    requires detail::numa_active<P>
+  {
+    std::uint64_t sum = 0;
+    std::uint64_t n = 0;
+    for (std::uint32_t t = 0; t < snap_.tasks().size(); ++t) {
+      if (tasks_[t].exited || !mem_.placed[t]) continue;
+      sum += numa_local_share(t);
+      ++n;
+    }
+    return n == 0 ? 1'000'000 : sum / n;
+  }
   constexpr void clear_log() noexcept {
     log_.clear();
     dropped_ = 0;
@@ -603,6 +665,7 @@ private:
       s.util_est = a.util_est;
     }
     update_misfit(c);
+    if constexpr (detail::numa_active<P>) numa_count(c);
     snap_.touched(c);
   }
   // Rounds mode's signals for `c` (refresh_signals()).
@@ -646,6 +709,15 @@ private:
     const std::uint64_t share = busy >= 2 ? costs_.smt_core_throughput / busy : sched_capacity_scale;
     std::uint64_t speed = snap_.cpus[c].arch_capacity * share;
     const std::uint32_t t = cpus_[c].curr;
+    if constexpr (detail::numa_active<P>) {
+      if (t != no_task && tasks_[t].spec.dram_permille != 0) {
+        // 1 / (1 + p · (d − 10) / 10), p in ‰ and d in thousandths of a SLIT unit.
+        const std::uint64_t d = numa_access(c, t).mean_distance_x1k;
+        const std::uint64_t over = d > numa::local_distance * 1000 ? d - numa::local_distance * 1000 : 0;
+        const std::uint64_t den = 1000 * numa::local_distance * 1000 + tasks_[t].spec.dram_permille * over;
+        speed = speed * ((std::uint64_t{1000 * numa::local_distance * 1000} << 20) / den) >> 20;
+      }
+    }
     if (t == no_task || tasks_[t].spec.memory_permille == 0 || costs_.llc_bytes == 0) return speed;
     const std::uint64_t hot = hot_bytes_[balancer_.tree().llc_id(c)];
     if (hot > costs_.llc_bytes) {
@@ -742,6 +814,13 @@ private:
       if constexpr (detail::aggregation_active<P>)  // account_mm_sched()
         P::aggregation::template account<P>(balancer_.tree(), snap_, c, t, static_cast<std::uint64_t>(delta), jiffies(),
                                             state_.aggregation);
+      if constexpr (detail::numa_active<P>) {
+        P::numa::account(t, c, delta, now_, state_.numa);
+        if (mem_.priv_pages[t] != 0 || (ts.spec.process < numa_processes && mem_.shared_pages[ts.spec.process] != 0)) {
+          metrics_.memory_time += delta;
+          metrics_.memory_local_time += delta * static_cast<nanoseconds>(numa_access(c, t).local_x1m) / 1'000'000;
+        }
+      }
     }
     update_pelt(c, t);
   }
@@ -769,6 +848,7 @@ private:
     if (t == no_task) return;
     snap_.set_curr(t);
     snap_.task_at(t).exec_start = now_;
+    if constexpr (detail::numa_active<P>) numa_first_touch(c, t);
     task_sim& ts = tasks_[t];
     if (ts.runnable_since >= 0) {
       const nanoseconds lat = now_ - ts.runnable_since;
@@ -841,6 +921,9 @@ private:
       if (cs.curr != no_task)
         P::aggregation::template task_tick<P>(balancer_.tree(), snap_, c, cs.curr, jiffies(), state_.aggregation);
     }
+    if constexpr (detail::numa_active<P>) {
+      if (cs.curr != no_task && mode_ == sim_mode::time) numa_tick(c, cs.curr);
+    }
     // Preemption at the tick: the slice is used up and another task waits.
     if (cs.curr != no_task && cs.slice_used >= base_slice() && snap_.queue_length(c) > 1) {
       const std::uint32_t next = pick_next(c, cs.curr);
@@ -910,6 +993,10 @@ private:
         if (ts.spec.process != no_process)
           (void)P::aggregation::note_thread(state_.aggregation, ts.spec.process, -1, ts.spec.footprint);
       }
+      if constexpr (detail::numa_active<P>) {
+        P::numa::task_dead(t, state_.numa);
+        if (ts.spec.process < numa_processes) --mem_.threads[ts.spec.process];
+      }
     } else {
       pelt::util_est_update(ts.avg, true, snap_.cpus[c].arch_capacity);
       sync_task(t);
@@ -944,7 +1031,9 @@ private:
   }
 
   // The CPU lost its running task: run the next, or balance as newly idle, or idle.
-  constexpr void after_dequeue(std::size_t c) {
+  // `c` lost its running task: the next queued one runs, else it pulls (pull-one, then its
+  // newly idle balance, unless `may_balance` is false) or goes idle.
+  constexpr void after_dequeue(std::size_t c, bool may_balance = true) {
     if (cpus_[c].curr != no_task && snap_.queued(cpus_[c].curr) && snap_.cpu_of(cpus_[c].curr) == c) return;
     change_curr(c, no_task);
     const std::uint32_t next = pick_next(c);
@@ -954,8 +1043,8 @@ private:
     }
     update_pelt(c);
     ++metrics_.context_switches;
-    if (pull_one(c)) return;
-    balance(c, reason::newidle);
+    if (may_balance && pull_one(c)) return;
+    if (may_balance) balance(c, reason::newidle);
     if (cpus_[c].curr != no_task) return;
     if (const std::uint32_t pulled = pick_next(c); pulled != no_task) {
       set_curr(c, pulled);
@@ -1094,16 +1183,24 @@ private:
   constexpr void apply(const result_type& r, std::size_t balancing_cpu, reason why) {
     (void)balancing_cpu;
     cpumask<max_cpus> emptied;
+    // CPUs whose running task a newly idle balance's active balance took: in the kernel the
+    // stopper moves it later, and its CPU balances when it stops; here both happen at once,
+    // and two CPUs could hand one task back and forth forever without time passing. Such a
+    // CPU goes idle without a newly idle balance (its ticks and the nohz balancer remain).
+    cpumask<max_cpus> stopped;
     for (const migration& m : r.migrations) {
       if (!log_.try_push_back(sim_migration{now_, why, m})) ++dropped_;
       const std::uint32_t t = m.task;
       task_sim& ts = tasks_[t];
       cpu_sim& src = cpus_[m.src];
       cpu_sim& dst = cpus_[m.dst];
-      if (why != reason::affinity && why != reason::push && m.level < metrics_.migrations_by_level.size())
+      if (why != reason::affinity && why != reason::push && why != reason::numa &&
+          m.level < metrics_.migrations_by_level.size())
         ++metrics_.migrations_by_level[m.level];
       if (why == reason::affinity) {
         // counted by set_affinity
+      } else if (why == reason::numa) {
+        ++metrics_.migrations_numa;
       } else if (why == reason::push) {
         ++metrics_.migrations_push;
         ++metrics_.push_pulls;
@@ -1113,6 +1210,7 @@ private:
       else ++metrics_.migrations_periodic;
       // Leaving the source (detach_task with DO_DETACH).
       if (src.curr == t) {
+        if (why == reason::newidle) stopped.set(m.src);
         account_curr(m.src);
         change_curr(m.src, no_task);
       } else {
@@ -1147,7 +1245,7 @@ private:
     }
     for (std::size_t c : emptied) {
       if (cpus_[c].curr != no_task) continue;
-      after_dequeue(c);
+      after_dequeue(c, !stopped.test(c));
       schedule_cpu(c);
     }
   }
@@ -1377,6 +1475,188 @@ private:
     if (stats) nohz_next_blocked_ = j + msecs_to_jiffies(pelt::load_avg_period, P::balance_tuning.hz);
   }
 
+  // -- NUMA balancing (the pack's numa member, policy/numa/member.hpp) -------------------
+  struct access_summary {
+    std::uint64_t mean_distance_x1k = numa::local_distance * 1000;  // access-weighted SLIT distance
+    std::uint64_t local_x1m = 1'000'000;                           // share of accesses on c's node
+  };
+  // Where task t's accesses go from CPU c.
+  constexpr access_summary numa_access(std::size_t c, std::uint32_t t) const {
+    access_summary a;
+    const auto& st = state_.numa;
+    if (!mem_.placed[t]) return a;
+    const std::size_t here = st.node[c];
+    std::uint64_t dist = 0;
+    std::uint64_t local = 0;
+    std::uint64_t total = 0;
+    for_each_access(mem_, t, tasks_[t].spec.process, tasks_[t].spec.shared_permille,
+                    [&](const numa::page_word& r, std::uint64_t share) {
+                      dist += share * st.dist(here, r.node);
+                      local += r.node == here ? share : 0;
+                      total += share;
+                    });
+    if (total == 0) return a;
+    a.mean_distance_x1k = dist * 1000 / total;
+    a.local_x1m = local * 1'000'000 / total;
+    return a;
+  }
+  constexpr void numa_task_new(std::uint32_t t) {
+    const sim_task<L>& spec = tasks_[t].spec;
+    mem_.priv_pages[t] = (spec.numa_pages + numa_regions - 1) / numa_regions;
+    mem_.priv_armed[t] = 0;
+    mem_.cursor[t] = 0;
+    mem_.placed[t] = false;
+    const std::uint32_t p = spec.process;
+    if (p < numa_processes) ++mem_.threads[p];
+    if (p < numa_processes && mem_.shared_pages[p] == 0 && spec.shared_pages != 0)
+      mem_.shared_pages[p] = (spec.shared_pages + numa_regions - 1) / numa_regions;
+    const std::uint64_t rss = spec.numa_pages + (p < numa_processes ? mem_.shared_pages[p] * numa_regions : 0);
+    P::numa::template task_new<P>(t, t + 1, p, rss, now_, state_.numa);
+  }
+  // The first touch: a task's pages (and its process's, for the first thread) get their
+  // node when it first runs, unless its spec names one.
+  constexpr void numa_first_touch(std::size_t c, std::uint32_t t) {
+    if (mem_.placed[t]) return;
+    mem_.placed[t] = true;
+    const sim_task<L>& spec = tasks_[t].spec;
+    const std::size_t node = spec.memory_node < state_.numa.dist.nodes ? spec.memory_node : state_.numa.node[c];
+    for (auto& r : mem_.priv[t]) r = numa::page_word::fresh(node, P::numa::which);
+    const std::uint32_t p = spec.process;
+    if (p < numa_processes && !mem_.shared_placed[p]) {
+      mem_.shared_placed[p] = true;
+      for (auto& r : mem_.shared[p]) r = numa::page_word::fresh(node, P::numa::which);
+    }
+  }
+  // kernel: account_numa_enqueue(): the tasks on c with a preferred node, and those on it.
+  constexpr void numa_count(std::size_t c) {
+    cpu_state& rq = snap_.cpus[c];
+    rq.nr_numa_running = 0;
+    rq.nr_preferred_running = 0;
+    for (std::uint32_t t = snap_.head(c); t != no_task; t = snap_.next(t)) {
+      const std::size_t pref = snap_.task_at(t).numa_preferred_node;
+      if (pref == no_cpu) continue;
+      ++rq.nr_numa_running;
+      if (balancer_.tree().node_mask(c).test(pref)) ++rq.nr_preferred_running;
+    }
+  }
+  // A CPU of the LLC the pack's aggregation member prefers for t's process, or no_cpu.
+  constexpr std::size_t cache_cpu(std::uint32_t t) const {
+    if constexpr (requires { P::aggregation::template preferred_llc_of<P>(balancer_.tree(), snap_, state_.aggregation, t); })
+      return P::aggregation::template preferred_llc_of<P>(balancer_.tree(), snap_, state_.aggregation, t);
+    else
+      return no_cpu;
+  }
+  // A tick of task t on c: its faults on regions armed by earlier scans, then maybe a scan
+  // of its mm. A private region faults at its owner's first tick; an armed shared region
+  // at the first tick of a sharing thread that touches it, each touching it at a tick with
+  // chance 1 / (the process's threads), drawn from a hash of the thread, region and time,
+  // so that no thread is favoured by the order of same-time events.
+  constexpr void numa_tick(std::size_t c, std::uint32_t t) {
+    task_sim& ts = tasks_[t];
+    const std::uint32_t p = ts.spec.process;
+    const bool shares = p < numa_processes && mem_.shared_pages[p] != 0 && ts.spec.shared_permille != 0;
+    for (std::size_t r = 0; r < 2 * numa_regions; ++r) {
+      const bool priv = r < numa_regions;
+      const std::uint32_t bit = 1U << (r % numa_regions);
+      if (priv ? !(mem_.priv_armed[t] & bit) : !(shares && (mem_.shared_armed[p] & bit))) continue;
+      if (!priv && mem_.threads[p] > 1) {
+        std::uint64_t h = (std::uint64_t{t} << 40) ^ (std::uint64_t{r} << 32) ^ static_cast<std::uint64_t>(now_ / 1000);
+        h ^= h >> 33;
+        h *= 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 33;
+        if (h % mem_.threads[p] != 0) continue;
+      }
+      (priv ? mem_.priv_armed[t] : mem_.shared_armed[p]) &= ~bit;
+      numa::page_word& page = priv ? mem_.priv[t][r] : mem_.shared[p][r - numa_regions];
+      const std::uint64_t pages = priv ? mem_.priv_pages[t] : mem_.shared_pages[p];
+      const std::size_t was = page.node;
+      const numa::fault_outcome out = P::numa::template fault<P>(balancer_.tree(), snap_, c, t, page, pages, !priv,
+                                                                 ts.sum_exec, now_, state_.numa, cache_cpu(t));
+      // sched_setnuma(): the preferred node, as the balance rules see it.
+      snap_.task_at(t).numa_preferred_node = P::numa::preferred_node_cpu(t, state_.numa);
+      numa_count(c);
+      snap_.touched(c);
+      metrics_.numa_faults += pages;
+      if (was == state_.numa.node[c]) metrics_.numa_faults_local += pages;
+      nanoseconds cost = static_cast<nanoseconds>(pages) * costs_.numa_fault;
+      if (out.migrate_page) {
+        metrics_.numa_pages_migrated += pages;
+        cost += static_cast<nanoseconds>(pages) * costs_.page_migrate;
+      }
+      // The fault runs in the task's context: its work stops meanwhile (as a push's).
+      cpus_[c].overhead += cost;
+      metrics_.numa_fault_time += cost;
+      if (out.move_to != no_cpu && out.move_to != c) {
+        numa_move(t, c, out.move_to, out.swap_with);
+        return;  // its next faults are taken where it runs now
+      }
+    }
+    if (P::numa::template task_tick<P>(t, ts.sum_exec, now_, state_.numa)) numa_scan(t);
+  }
+  // The first live thread of process p from task index `from` on, or no_task.
+  constexpr std::uint32_t next_thread(std::uint32_t p, std::uint32_t from) const {
+    for (std::uint32_t u = from; u < snap_.tasks().size(); ++u)
+      if (tasks_[u].spec.process == p && !tasks_[u].exited) return u;
+    return no_task;
+  }
+  // task_numa_work(): arms the next window of t's mm (its own regions, or its process's:
+  // the shared regions, then each thread's private ones). Reaching the mm's end ends the
+  // pass and the scan (reset_ptenuma_scan()), however little it armed.
+  constexpr void numa_scan(std::uint32_t t) {
+    const std::uint32_t p = tasks_[t].spec.process;
+    const std::uint64_t window = P::numa::template window_pages<P>();
+    std::uint64_t scanned = 0;
+    if (p >= numa_processes) {
+      for (std::uint32_t& r = mem_.cursor[t]; scanned < window;) {
+        if (mem_.priv_pages[t] != 0) mem_.priv_armed[t] |= 1U << r;
+        scanned += mem_.priv_pages[t];
+        if (++r == numa_regions) {
+          r = 0;
+          P::numa::end_pass(t, state_.numa);
+          return;
+        }
+      }
+      return;
+    }
+    std::uint32_t& owner = mem_.cursor_task[p];
+    std::uint32_t& r = mem_.cursor_region[p];
+    while (scanned < window) {
+      const std::uint64_t pages = owner == no_task ? mem_.shared_pages[p] : mem_.priv_pages[owner];
+      if (pages != 0) (owner == no_task ? mem_.shared_armed[p] : mem_.priv_armed[owner]) |= 1U << r;
+      scanned += pages;
+      if (++r < numa_regions) continue;
+      r = 0;
+      owner = next_thread(p, owner == no_task ? 0 : owner + 1);
+      if (owner != no_task) continue;
+      P::numa::end_pass(t, state_.numa);
+      return;
+    }
+  }
+
+  // migrate_task_to() or migrate_swap(): t leaves c for dst, where `partner` runs and
+  // comes to c in exchange.
+  constexpr void numa_move(std::uint32_t t, std::size_t c, std::size_t dst, std::uint32_t partner) {
+    if (!snap_.task_at(t).allowed.test(dst)) return;
+    if (partner != no_task && (snap_.cpu_of(partner) != dst || !snap_.task_at(partner).allowed.test(c))) return;
+    result_.migrations.clear();
+    auto move = [&](std::uint32_t task, std::size_t from, std::size_t to) {
+      migration m;
+      m.task = task;
+      m.id = snap_.task_at(task).id;
+      m.src = static_cast<std::uint16_t>(from);
+      m.dst = static_cast<std::uint16_t>(to);
+      m.reason = migration_reason::active;
+      snap_.move_task(task, to);
+      result_.migrations.push_back(m);
+    };
+    move(t, c, dst);
+    if (partner != no_task) {
+      move(partner, dst, c);
+      ++metrics_.numa_swaps;
+    }
+    apply(result_, c, reason::numa);
+  }
+
   // -- metrics --------------------------------------------------------------------------
   // The Wasted Cores measure, sampled at every jiffy boundary up to `t`: idle CPUs that a
   // task waiting on another CPU may run on.
@@ -1413,7 +1693,9 @@ private:
   sim_costs costs_{};
   sim_metrics metrics_{};
   result_type result_{};
-  std::array<std::uint64_t, max_cpus> hot_bytes_{};  // by llc_id: Σ footprint of running tasks
+  std::array<std::uint64_t, max_cpus> hot_bytes_{};
+  struct no_numa_memory {};
+  [[no_unique_address]] std::conditional_t<detail::numa_active<P>, numa_memory<L>, no_numa_memory> mem_{};  // by llc_id: Σ footprint of running tasks
   static_vector<sim_migration, LogCapacity> log_{};
   std::uint64_t dropped_ = 0;
 };

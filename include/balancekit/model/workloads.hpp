@@ -94,6 +94,18 @@ struct workload {
   /// the cost model's LLC over-subscription penalty (0: none).
   std::uint64_t footprint = 0;
   std::uint32_t memory_permille = 0;
+  /// NUMA memory, for a pack whose numa member takes part (`sim_task`'s fields): each hog
+  /// owns `numa_pages` private pages; with `numa_processes` > 0 hog i is a thread of
+  /// process i mod `numa_processes`, whose threads share `shared_pages` and send
+  /// `shared_permille` of their accesses there; every hog spends `dram_permille` of its
+  /// time on memory (when local); pages start on `memory_node` (`no_node`: first touch,
+  /// where their task first runs).
+  std::uint64_t numa_pages = 0;
+  std::size_t numa_processes = 0;
+  std::uint64_t shared_pages = 0;
+  std::uint32_t shared_permille = 0;
+  std::uint32_t dram_permille = 0;
+  std::size_t memory_node = no_node;
   nanoseconds period = 10'000'000;
   std::uint64_t weight = nice_0_load;
   std::size_t start_cpu = 0;
@@ -134,6 +146,14 @@ constexpr bool spawn(simulator<P, L, N>& sim, const workload& w) {
     t.id = id++;
     t.weight = w.weight;
     t.allowed = first_allowed;
+    t.numa_pages = w.numa_pages;
+    t.dram_permille = w.dram_permille;
+    t.memory_node = w.memory_node;
+    if (w.numa_processes != 0) {
+      t.process = static_cast<std::uint32_t>(i % w.numa_processes);
+      t.shared_pages = w.shared_pages;
+      t.shared_permille = w.shared_permille;
+    }
     if (sim.spawn(dressed(t), w.start_cpu) == no_task) return false;
   }
   for (std::size_t i = 0; i < w.light; ++i) {

@@ -59,6 +59,7 @@
 #include <balancekit/core/static_vector.hpp>
 #include <balancekit/domains/domain_tree.hpp>
 #include <balancekit/domains/flags.hpp>
+#include <balancekit/policy/numa/interplay.hpp>
 #include <balancekit/policy/pack.hpp>
 #include <balancekit/policy/wakeup.hpp>
 #include <balancekit/stats/snapshot.hpp>
@@ -651,16 +652,6 @@ inline constexpr std::uint64_t node_gain_floor = 4;
 
 // -- the NUMA interplay ---------------------------------------------------------------------
 
-/// Who wins when aggregation and NUMA balancing disagree about a task.
-enum class numa_interplay : std::uint8_t {
-  /// The merged series' rule (get_pref_llc(), §2.4 step 9), and PZ's "NUMA migration should
-  /// take precedence over LLC": a task whose NUMA-preferred node is not the process's
-  /// preferred LLC's node has no preferred LLC.
-  numa_first,
-  /// Seed 001's: aggregation decides where the task runs and NUMA balancing follows the
-  /// memory to the same node, so the task's preferred node becomes its LLC's.
-  cache_first,
-};
 
 /// A task's preferences after the interplay: an LLC id (`domain_tree::llc_id`) and a node,
 /// either of which may be none.
@@ -806,12 +797,21 @@ struct llc_centric {
     return r && r->scanned ? p : no_process;
   }
 
-  /// The LLC (its id) task `t`'s process prefers, or `no_cpu`.
-  template <limits_pack L>
+  /// The LLC (its id) task `t`'s process prefers, or `no_cpu`. When the pack's NUMA member
+  /// puts NUMA first (`numa_interplay::numa_first`), a task whose NUMA-preferred node is not
+  /// that LLC's has none (get_pref_llc()).
+  template <class P, limits_pack L>
   [[nodiscard]] static constexpr std::size_t preferred_llc_of(const domain_tree<L>& tree, const snapshot<L>& snap,
                                                               const state<L>& st, std::uint32_t t) {
     const std::uint32_t p = snap.task_at(t).process;
-    return p >= MaxProcesses ? no_cpu : preferred_llc(st.occupancy, tree, p);
+    const std::size_t llc = p >= MaxProcesses ? no_cpu : preferred_llc(st.occupancy, tree, p);
+    if constexpr (balancekit::detail::numa_active<P>) {
+      const std::size_t node = snap.task_at(t).numa_preferred_node;
+      if (P::numa::interplay == numa_interplay::numa_first && llc != no_cpu && node != no_cpu &&
+          !tree.node_mask(llc).test(node))
+        return no_cpu;
+    }
+    return llc;
   }
 
   // -- what the balance rules ask ----------------------------------------------------------
@@ -839,7 +839,7 @@ struct llc_centric {
     const std::size_t dst_llc = env.tree->llc_id(env.dst_cpu);
     std::uint32_t n = 0;
     for (std::uint32_t t = env.snap->head(cpu); t != no_task; t = env.snap->next(t))
-      if (preferred_llc_of(*env.tree, *env.snap, st, t) == dst_llc) ++n;
+      if (preferred_llc_of<P>(*env.tree, *env.snap, st, t) == dst_llc) ++n;
     return n;
   }
 
@@ -850,7 +850,7 @@ struct llc_centric {
     const auto& tree = *env.tree;
     if (tree.cpus_share_cache(env.src_cpu, env.dst_cpu)) return 0;
     return static_cast<int>(
-        classify_for_detach(preferred_llc_of(tree, *env.snap, st, t), tree.llc_id(env.src_cpu), tree.llc_id(env.dst_cpu)));
+        classify_for_detach(preferred_llc_of<P>(tree, *env.snap, st, t), tree.llc_id(env.src_cpu), tree.llc_id(env.dst_cpu)));
   }
 
   /// migrate_degrades_llc(): whether moving task `t` from env.src_cpu to env.dst_cpu is
@@ -861,7 +861,7 @@ struct llc_centric {
   [[nodiscard]] static constexpr bool degrades(const lb_env<P, L>& env, std::uint32_t t, const state<L>& st) {
     const auto& tree = *env.tree;
     if (tree.cpus_share_cache(env.src_cpu, env.dst_cpu)) return false;
-    const std::size_t pref = preferred_llc_of(tree, *env.snap, st, t);
+    const std::size_t pref = preferred_llc_of<P>(tree, *env.snap, st, t);
     return migrate_degrades_llc(pref, tree.llc_id(env.dst_cpu), env.mtype == migration_type::migrate_llc_task,
                                 hint(env, t, pref), env.nr_balance_failed, env.sd->cache_nice_tries);
   }
@@ -872,7 +872,7 @@ struct llc_centric {
   [[nodiscard]] static constexpr bool breaks_active(const lb_env<P, L>& env, const state<L>& st) {
     const std::uint32_t t = env.snap->curr(env.src_cpu);
     if (t == no_task) return false;
-    const std::size_t pref = preferred_llc_of(*env.tree, *env.snap, st, t);
+    const std::size_t pref = preferred_llc_of<P>(*env.tree, *env.snap, st, t);
     return active_balance_breaks_llc(pref, env.tree->llc_id(env.src_cpu), true, hint(env, t, pref));
   }
 

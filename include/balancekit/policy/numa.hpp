@@ -5,6 +5,8 @@
 #pragma once
 
 #include <balancekit/policy/numa/faults.hpp>
+#include <balancekit/policy/numa/interplay.hpp>
+#include <balancekit/policy/numa/member.hpp>
 #include <balancekit/policy/numa/migrate.hpp>
 #include <balancekit/policy/numa/placement.hpp>
 #include <balancekit/policy/numa/scan.hpp>

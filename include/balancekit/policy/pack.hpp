@@ -47,6 +47,8 @@
 #include <balancekit/policy/interval.hpp>
 #include <balancekit/policy/packing.hpp>
 #include <balancekit/policy/placement.hpp>
+#include <balancekit/policy/numa/member.hpp>
+#include <balancekit/policy/numa/scan.hpp>
 #include <balancekit/policy/push.hpp>
 #include <balancekit/policy/should_we_balance.hpp>
 #include <balancekit/policy/src_rq.hpp>
@@ -136,7 +138,7 @@ BALANCEKIT_FAMILY_(aggregation_family, aggregation_tunables, aggregation_tuning)
 /// Busy CPUs pushing work to idle ones (seed 002).
 BALANCEKIT_FAMILY_(push_family, push_tunables, push_tuning)
 /// NUMA balancing: fault statistics, preferred nodes, task placement (seed 003).
-BALANCEKIT_FAMILY_(numa_family, no_tunables<numa_family>, numa_tuning)
+BALANCEKIT_FAMILY_(numa_family, numa::scan_tunables, numa_tuning)
 #undef BALANCEKIT_FAMILY_
 
 /// A policy of family `Family`: it says so (`using family = Family;`) and declares the state
@@ -206,8 +208,26 @@ concept push_policy =
        { X::template decide<P>(tree, snap, cpu, now_us, st) } -> std::same_as<push::decision>;
        { X::pull_one(tree, snap, cpu, cst) } -> std::same_as<push::decision>;
      });
-template <class X, class L>
-concept numa_policy = family_policy<X, numa_family, L>;
+/// NUMA balancing (seed 003); see policy/numa/member.hpp. A member that takes part says so
+/// (`static constexpr bool active = true;`) and answers the embedder's calls: `attach` at
+/// each domain build, `task_new` and `task_dead`, `task_tick` (whether the task scans now),
+/// `end_pass` (a pass over its memory ended), `fault` (one hinting fault: the page's
+/// migration and the task's) and `account` (its runtime, for the scheduling stats);
+/// `numa::none` takes no part.
+template <class X, class P, class L>
+concept numa_policy =
+    family_policy<X, numa_family, L> &&
+    (!requires { requires X::active; } ||
+     requires(const domain_tree<L>& tree, const snapshot<L>& snap, typename X::template state<L>& st,
+              numa::page_word& page, std::size_t cpu, std::uint32_t t, nanoseconds ns) {
+       X::attach(tree, st);
+       X::template task_new<P>(t, t, t, std::uint64_t{}, ns, st);
+       X::task_dead(t, st);
+       { X::template task_tick<P>(t, ns, ns, st) } -> std::same_as<bool>;
+       X::end_pass(t, st);
+       { X::template fault<P>(tree, snap, cpu, t, page, std::uint64_t{}, bool{}, ns, ns, st) } -> std::same_as<numa::fault_outcome>;
+       X::account(t, cpu, ns, ns, st);
+     });
 
 namespace aggregation {
 using none = no_policy<aggregation_family>;
@@ -251,7 +271,7 @@ concept aggregation_member = requires { typename P::aggregation; } && aggregatio
 template <class P, class L>
 concept push_member = requires { typename P::push; } && push_policy<typename P::push, P, L>;
 template <class P, class L>
-concept numa_member = requires { typename P::numa; } && numa_policy<typename P::numa, L>;
+concept numa_member = requires { typename P::numa; } && numa_policy<typename P::numa, P, L>;
 
 // A pack's tunables are constants of exactly their family's type.
 template <class P>
@@ -339,7 +359,9 @@ consteval bool check_pack() {
                 "has `mode` and answers `attach`, `pushable`, `decide` and `pull_one` (see push::basic_push)");
   static_assert(detail::numa_member<P, L>,
                 "the pack's `numa` is missing or is not a NUMA-balancing policy: it needs `using family = "
-                "numa_family;` and `template <limits_pack L> using state = ...;` (numa::none keeps nothing)");
+                "numa_family;` and `template <limits_pack L> using state = ...;` (numa::none keeps nothing), and one that is "
+                "`active` answers `attach`, `task_new`, `task_dead`, `task_tick`, `end_pass`, `fault` and `account` "
+                "(see numa::basic_numa)");
   static_assert(detail::balance_tuning_member<P>,
                 "the pack's `balance_tuning` is missing or is not a `balance_tunables`: declare "
                 "`static constexpr balance_tunables balance_tuning{...}`, or change one value with "

@@ -8,11 +8,11 @@
 /// and `detach` (take tasks off the source). Linux's detach asks the pack's `can_migrate`,
 /// and so does the active-balance stopper, so one changed task check serves both.
 ///
-/// Not modelled: delayed-dequeue tasks, CFS bandwidth throttling, per-CPU kthreads
-/// (give them a one-CPU affinity), proxy execution, core scheduling cookies, NUMA
-/// locality (`migrate_degrades_locality` returns "no opinion" for tasks without NUMA
-/// faults, which is every task until a NUMA family fills them), and the CACHE_HOT_BUDDY
-/// test (the snapshot carries no next-buddy hint; NEXT_BUDDY is off by default).
+/// NUMA locality (migrate_degrades_locality()) is the pack's NUMA member's, when it has an
+/// active one. Not modelled: delayed-dequeue tasks, CFS bandwidth throttling, per-CPU
+/// kthreads (give them a one-CPU affinity), proxy execution, core scheduling cookies, and
+/// the CACHE_HOT_BUDDY test (the snapshot carries no next-buddy hint; NEXT_BUDDY is off by
+/// default).
 #pragma once
 
 #include <cstddef>
@@ -95,7 +95,13 @@ struct linux_can_migrate {
         return false;
     }
     if ((env.flags & lbf::active_lb) != 0) return true;
-    const bool hot = task_hot(env, p);
+    // NUMA locality first (migrate_degrades_locality()): > 0 degrades, < 0 improves, 0 no
+    // opinion, which leaves it to cache hotness.
+    std::int64_t degrades = 0;
+    if constexpr (detail::numa_active<P>) {
+      if (env.state != nullptr) degrades = P::numa::degrades_locality(std::as_const(env), t, env.state->numa);
+    }
+    const bool hot = degrades == 0 ? task_hot(env, p) : degrades > 0;
     return !hot || env.nr_balance_failed > env.sd->cache_nice_tries;
   }
 };

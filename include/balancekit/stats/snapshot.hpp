@@ -90,6 +90,10 @@ struct task_state {
   /// The task group whose threads aggregation keeps together (the kernel's mm), an index the
   /// embedder names; `no_process`: none.
   std::uint32_t process = no_process;
+  /// kernel: p->numa_preferred_nid, as the first CPU of that node (nodes are the domains'
+  /// node spans); `no_cpu`: none. A pack's NUMA member decides it and the embedder copies it
+  /// here, where the balance rules read it (migrate_degrades_locality, get_pref_llc).
+  std::size_t numa_preferred_node = no_cpu;
 };
 
 /// kernel: what enqueueing a fair task adds to its CPU (add_nr_running(),

@@ -223,6 +223,20 @@ struct best_so_far {
   std::size_t task_preferred_nid = no_node;  ///< the best swap partner's preferred node
 };
 
+/// What moving the placed task gains (kernel: taskimp and groupimp, in thousandths): its
+/// group's gain decides when it has a group, its own when it has none or when it would
+/// swap with a task of its own group. A plain number is a task without a group.
+struct gain {
+  std::int64_t task = 0;
+  std::int64_t group = 0;
+  bool grouped = false;
+  constexpr gain() = default;
+  constexpr gain(std::int64_t both) noexcept : task(both), group(both) {}  // NOLINT: a task without a group
+  constexpr gain(std::int64_t task_imp, std::int64_t group_imp, bool in_group) noexcept
+      : task(task_imp), group(group_imp), grouped(in_group) {}
+  [[nodiscard]] constexpr std::int64_t imp() const noexcept { return grouped ? group : task; }
+};
+
 /// One destination's verdict.
 struct compare_verdict {
   bool assign = false;  ///< it becomes the best so far …
@@ -232,15 +246,16 @@ struct compare_verdict {
 };
 
 /// kernel: task_numa_compare() for one destination CPU, v6: the placed task's improvement
-/// `imp` (its group's when it has one), moving if `maymove` allows it, or swapping with the
+/// (`g.imp()`: its group's when it has one; its own against a task of its group), moving if `maymove` allows it, or swapping with the
 /// candidate when that improves both; hysteresis within a group (1/16), against a
 /// candidate already home (1/16), for one that goes home (1/8); SMALLIMP; and the load
 /// check for a swap. `dst_cpu_idle` says the CPU a move would take is still idle.
-[[nodiscard]] constexpr compare_verdict task_numa_compare(std::int64_t imp, bool maymove, const candidate& cur,
+[[nodiscard]] constexpr compare_verdict task_numa_compare(gain g, bool maymove, const candidate& cur,
                                                            const best_so_far& best, std::size_t src_nid,
                                                            std::size_t dst_nid, std::int64_t p_h_load,
                                                            const node_stats& src, const node_stats& dst,
                                                            node_type dst_type, bool dst_cpu_idle = true) {
+  std::int64_t imp = g.imp();
   const std::int64_t moveimp = imp;
   compare_verdict v;
   if (cur.present && cur.is_self) {
@@ -259,7 +274,7 @@ struct compare_verdict {
   if (best.found && best.is_swap && best.task_preferred_nid == src_nid && cur.preferred_nid != src_nid) return v;
   if (cur.same_group) {
     if (dst_type == node_type::has_spare) return v;
-    imp = imp + cur.weight_src - cur.weight_dst;
+    imp = g.task + cur.weight_src - cur.weight_dst;
     if (cur.in_a_group) imp -= imp / 16;
   } else {
     imp += cur.weight_src - cur.weight_dst;
@@ -314,7 +329,7 @@ struct numa_choice {
 /// the search. The concurrent claim on a destination (rq->numa_migrate_on) is the
 /// embedder's.
 template <class Cpus, class CandidateOn, class Adjust>
-constexpr void task_numa_find_cpu(const numa_env& env, std::int64_t imp, const Cpus& cpus, CandidateOn&& candidate_on,
+constexpr void task_numa_find_cpu(const numa_env& env, gain imp, const Cpus& cpus, CandidateOn&& candidate_on,
                                   Adjust&& adjust, numa_choice& best) {
   bool maymove = false;
   if (env.dst_type == node_type::has_spare) {
