@@ -4,12 +4,23 @@
 //    the fault recorded in the task's buffers;
 //  - numa_placement: one placement pass: the averaging over 8 nodes, then the group's
 //    preferred node on the (glueless mesh) topology.
+// And the pack member's whole paths on opteron64 (8 nodes, 64 CPUs, a task on each):
+//  - numa_member_fault: a hinting fault between placements (the filter, the
+//    classification with the group lookup, the locality, the record);
+//  - numa_member_placement: a fault that opens a new pass: the placement pass, then
+//    task_numa_migrate over the 8 nodes for a task away from its preferred node (both
+//    nodes' sums from the snapshot, the compare loop over the preferred node's CPUs, then
+//    the other nodes).
 #include <benchmark/benchmark.h>
 
+#include <balancekit/balancer.hpp>
+#include <balancekit/domains.hpp>
 #include <balancekit/policy/numa.hpp>
+#include <balancekit/topology/machines.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace {
 using namespace balancekit::numa;
@@ -63,5 +74,72 @@ void numa_placement(benchmark::State& state) {
 }
 }  // namespace
 
+namespace {
+using namespace balancekit;
+using L = default_limits;
+using P = rules<linux_defaults, with_numa<numa::mainline>>;
+
+struct opteron {
+  std::unique_ptr<topology<L>> topo = std::make_unique<topology<L>>();
+  std::unique_ptr<domain_tree<L>> tree = std::make_unique<domain_tree<L>>();
+  std::unique_ptr<snapshot<L>> snap = std::make_unique<snapshot<L>>();
+  std::unique_ptr<balance_state<P, L>> st = std::make_unique<balance_state<P, L>>();
+  bool ok = false;
+  opteron() {
+    ok = make_topology(machines::opteron64.spec, *topo) && domain_tree<L>::build(*topo, balancer_domain_options(), *tree);
+    if (!ok) return;
+    st->reset(*tree, 0);
+    for (std::size_t c : tree->cpu_map()) {
+      task_state<L> t;
+      t.util = t.util_est = t.runnable = sched_capacity_scale;
+      const std::uint32_t i = snap->add_task(t, c, true);
+      ok = ok && i != no_task;
+      account_enqueue(snap->cpus[c], t);
+      P::numa::task_new<P>(i, i + 1, no_process, 65536, 0, st->numa);
+    }
+  }
+};
+
+void numa_member_fault(benchmark::State& state) {
+  opteron m;
+  if (!m.ok) return state.SkipWithError("machine did not build");
+  auto& st = m.st->numa;
+  constexpr nanoseconds now = 5'000'000'000;
+  numa::page_word page{3, numa::cpupid::of(40, 41).value};
+  (void)P::numa::fault<P>(*m.tree, *m.snap, 0, 0, page, 1, true, now, now, st);  // the pass's placement, once
+  std::uint64_t n = 0;
+  for (auto _ : state) {
+    page = {3, numa::cpupid::of(40, 41).value};  // a shared page of node 5, stamped from another node
+    const numa::fault_outcome out = P::numa::fault<P>(*m.tree, *m.snap, 0, 0, page, 1, true, now, now, st);
+    benchmark::DoNotOptimize(out);
+    if (++n == 1'000'000) {  // keep the counters far from overflow
+      st.tasks[0].faults = {};
+      n = 0;
+    }
+  }
+}
+
+void numa_member_placement(benchmark::State& state) {
+  opteron m;
+  if (!m.ok) return state.SkipWithError("machine did not build");
+  auto& st = m.st->numa;
+  nanoseconds now = 1'000'000'000;
+  std::uint64_t moves = 0;
+  std::uint64_t calls = 0;
+  for (auto _ : state) {
+    P::numa::end_pass(0, st);
+    now += 2'000'000'000;  // past the retry interval: each fault opens a pass and asks to move
+    numa::page_word page{5, numa::cpupid::of(40, 41).value};
+    const numa::fault_outcome out = P::numa::fault<P>(*m.tree, *m.snap, 0, 0, page, 64, true, now, now, st);
+    moves += out.hinted ? 1 : 0;
+    ++calls;
+    benchmark::DoNotOptimize(out);
+  }
+  state.counters["asked_to_move"] = calls != 0 ? static_cast<double>(moves) / static_cast<double>(calls) : 0;
+}
+}  // namespace
+
 BENCHMARK(numa_fault);
 BENCHMARK(numa_placement);
+BENCHMARK(numa_member_fault);
+BENCHMARK(numa_member_placement);

@@ -291,23 +291,44 @@ void add_simulate_options(CLI::App& cmd, simulate_options& o) {
                  "hogs (CPU hogs), light (periodic tasks: --work-us every --period-us), mixed (both), pairs "
                  "(ping-pong pairs: --work-us a turn), hackbench (message groups: --work-us a message), schbench "
                  "(messengers waking --workers workers every --period-us), churn (short-lived tasks forked every --period-us), "
-                 "bursty (schbench's bursts and churn together) or the Wasted Cores scenarios s1 (Group Imbalance), s2 (Scheduling Group Construction), s3 "
+                 "bursty (schbench's bursts and churn together), numa-private (hogs whose memory starts on the start "
+                 "CPU's node), numa-shared (threads of processes sharing memory), mysql (one process's threads on a "
+                 "shared buffer pool) or the Wasted Cores scenarios s1 (Group Imbalance), s2 (Scheduling Group Construction), s3 "
                  "(Overload-on-Wakeup), s4 (Missing Scheduling Domains)")
       ->capture_default_str();
   cmd.add_option("--tasks", o.tasks,
                  "Tasks (hogs: default 1.5 per online CPU; light and pairs: 1 per CPU; mixed: the hogs, default 0.5 "
                  "per CPU; hackbench: groups, default 1 per 40 CPUs; schbench and bursty: messengers, default 1 per 16 CPUs; s1: R hogs, "
                  "default 2; s2: the application's threads, default the CPUs of its two nodes; s3: waker/wakee pairs, "
-                 "default 3; s4: hogs, default 1 per online CPU)")
+                 "default 3; s4: hogs, default 1 per online CPU; numa-private and numa-shared: tasks, default 1 per 2 "
+                 "CPUs; mysql: threads, default 64)")
       ->check(non_negative);
   cmd.add_option("--fds", o.fds, "hackbench: senders and receivers per group")->check(CLI::PositiveNumber)->capture_default_str();
   cmd.add_option("--footprint-kib", o.footprint_kib, "Every task's cache footprint, in KiB (the cost model's LLC penalty)")
       ->check(CLI::NonNegativeNumber);
   cmd.add_option("--memory-permille", o.memory_permille, "The share (per mille) of a task's time spent on its footprint")
       ->check(CLI::Range(0, 1000));
+  cmd.add_option("--memory-mib", o.memory_mib,
+                 "NUMA memory, in MiB: each task's private memory (numa-private, default 256), each process's shared "
+                 "memory (numa-shared, default 1024; mysql, the buffer pool, default 4096)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--processes", o.processes, "numa-shared: the processes the tasks are threads of (default 4)")
+      ->check(non_negative);
+  cmd.add_option("--shared-permille", o.shared_permille,
+                 "The share (per mille) of a task's memory accesses to its process's shared memory (numa-shared: "
+                 "default 800; mysql: 900)")
+      ->check(CLI::Range(0, 1000));
+  cmd.add_option("--memory-node", o.memory_node,
+                 "NUMA workloads: the node whose memory the tasks' pages start on (default: the start CPU's node)")
+      ->check(non_negative);
+  cmd.add_option("--dram-permille", o.dram_permille,
+                 "The share (per mille) of a task's time spent waiting on memory when all of it is local (NUMA "
+                 "workloads; remote memory slows it by the SLIT distance)")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
   cmd.add_option("--cost", o.costs,
                  "Override a cost model parameter, NAME=VALUE (repeatable): smt_core_throughput, message_lines, "
-                 "line_same_core, line_same_llc, line_same_node (ns), llc_bytes, dram_to_llc; docs/simulator.md");
+                 "line_same_core, line_same_llc, line_same_node (ns), llc_bytes, dram_to_llc, push, ipi_send, ipi_latency, numa_fault, page_migrate (ns); docs/simulator.md");
   cmd.add_option("--workers", o.workers, "schbench: workers per messenger")->check(CLI::PositiveNumber)->capture_default_str();
   cmd.add_option("--light", o.light, "For mixed: light tasks (default: 1 per online CPU)")->check(non_negative);
   cmd.add_option("--work-us", o.work_us, "A light task's CPU time per period, in us at capacity 1024")->capture_default_str();

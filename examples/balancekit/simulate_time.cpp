@@ -44,6 +44,7 @@ struct sample {
   std::size_t process_llcs = 0;  // LLCs holding a thread of process 0 (queued or running)
   std::size_t scope_llcs = 0;    // process 0's aggregation scope, in LLCs (topology-aware rules; else 0)
   bool work_conserving = true;
+  double local_share = 1;  // NUMA: the share of the tasks' accesses to their CPU's node (1 without memory)
 };
 
 // The LLCs that hold a thread of process 0 — how far the process is spread.
@@ -88,6 +89,7 @@ private:
 
 struct run_result {
   nlohmann::json metrics;
+  nlohmann::json metrics_numa;  // with a NUMA member: faults, migrations, locality, scheduling stats
   std::vector<sample> timeline;
   std::vector<std::vector<double>> cpu_util;  // per sample, per CPU of the map: util / capacity
   std::uint64_t wakeups = 0;
@@ -121,12 +123,77 @@ model::sim_costs parse_costs(const std::vector<std::string>& overrides) {
     else if (name == "push") c.push = static_cast<nanoseconds>(v);
     else if (name == "ipi_send") c.ipi_send = static_cast<nanoseconds>(v);
     else if (name == "ipi_latency") c.ipi_latency = static_cast<nanoseconds>(v);
+    else if (name == "numa_fault") c.numa_fault = static_cast<nanoseconds>(v);
+    else if (name == "page_migrate") c.page_migrate = static_cast<nanoseconds>(v);
     else
       fail(fmt::format("--cost '{}': unknown parameter '{}' (smt_core_throughput, message_lines, line_same_core, "
-                       "line_same_llc, line_same_node, llc_bytes, dram_to_llc, push, ipi_send, ipi_latency)",
+                       "line_same_llc, line_same_node, llc_bytes, dram_to_llc, push, ipi_send, ipi_latency, numa_fault, "
+                       "page_migrate)",
                        kv, name));
   }
   return c;
+}
+
+// NUMA balancing's measures and Peter Zijlstra's scheduling stats: per task, the share of
+// its runtime (once it had a preferred node) spent on that node, how long it took to first
+// run there, and the moves asked for that did not take it there. Null without a NUMA member.
+template <class P, class Sim>
+nlohmann::json numa_json(const Sim& sim, const std::vector<sample>& timeline) {
+  if constexpr (!detail::numa_active<P>) {
+    return nullptr;
+  } else {
+    const auto& mt = sim.metrics();
+    const auto& st = sim.state().numa;
+    nanoseconds with = 0;
+    nanoseconds on = 0;
+    double reach_sum = 0;
+    double reach_max = 0;
+    std::uint64_t reached = 0;
+    std::uint64_t never = 0;
+    std::uint64_t hints = 0;
+    std::uint64_t followed = 0;
+    std::uint64_t changes = 0;
+    for (std::uint32_t t = 0; t < sim.snap().tasks().size(); ++t) {
+      const auto& tn = st.tasks[t];
+      with += tn.with_preferred;
+      on += tn.on_preferred;
+      hints += tn.hints;
+      followed += tn.hints_followed;
+      changes += tn.preferred_changes;
+      if (tn.hinted_at < 0) continue;
+      if (tn.reached_at < 0) {
+        ++never;
+        continue;
+      }
+      const double s = static_cast<double>(tn.reached_at - tn.hinted_at) / ns_per_s;
+      reach_sum += s;
+      reach_max = std::max(reach_max, s);
+      ++reached;
+    }
+    // From when on the tasks' accesses stayed at least 95 % local to the end (null: they
+    // were not at the end).
+    nlohmann::json to95 = nullptr;
+    for (std::size_t i = timeline.size(); i-- > 0 && timeline[i].local_share >= 0.95;) to95 = timeline[i].time_s;
+    const auto ratio = [](auto a, auto b) { return b != 0 ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
+    return {{"faults", mt.numa_faults},
+            {"faults_local_share", ratio(mt.numa_faults_local, mt.numa_faults)},
+            {"pages_migrated", mt.numa_pages_migrated},
+            {"task_migrations", mt.migrations_numa},
+            {"swaps", mt.numa_swaps},
+            {"fault_cpu_ms", static_cast<double>(mt.numa_fault_time) / 1e6},
+            {"local_access_share", ratio(mt.memory_local_time, mt.memory_time)},
+            {"local_memory_share_end", static_cast<double>(sim.numa_local_share()) / 1e6},
+            {"time_to_95_local_s", to95},
+            {"sched",
+             {{"on_preferred_share", ratio(on, with)},
+              {"time_to_preferred_s_mean", reached != 0 ? reach_sum / static_cast<double>(reached) : 0.0},
+              {"time_to_preferred_s_max", reach_max},
+              {"never_on_preferred", never},
+              {"hints", hints},
+              {"hints_followed", followed},
+              {"hints_not_followed", hints - followed},
+              {"preferred_changes", changes}}}};
+  }
 }
 
 template <class P>
@@ -157,6 +224,7 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
     s.work_conserving = !check::work_conservation(tree.cpu_map(), sim->snap()).found;
     s.process_llcs = process_llcs(*sim, tree);
     if constexpr (requires { sim->state().aggregation.scopes; }) s.scope_llcs = sim->state().aggregation.scopes[0].length;
+    if constexpr (detail::numa_active<P>) s.local_share = static_cast<double>(sim->numa_local_share()) / 1e6;
     out.timeline.push_back(s);
     if (!o.plot.empty()) {
       std::vector<double> u;
@@ -195,6 +263,7 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
     llcs_mean /= n;
     scope_mean /= n;
   }
+  out.metrics_numa = numa_json<P>(*sim, out.timeline);
   // Bottom up, the levels that moved a task.
   nlohmann::json by_level = nlohmann::json::array();
   for (std::size_t i = 0; i < tree.levels().size() && i < mt.migrations_by_level.size(); ++i)
@@ -218,6 +287,7 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
         {"active", mt.migrations_active},
         {"nohz", mt.migrations_nohz},
         {"push", mt.migrations_push},
+        {"numa", mt.migrations_numa},
         {"affinity", mt.affinity_migrations},
         {"wakeup", mt.wakeup_migrations},
         {"by_level", by_level}}},
@@ -239,6 +309,7 @@ run_result run_one(const simulate_options& o, const model::workload& w, const cl
       {"nohz_kicks", mt.nohz_kicks},
       {"exits", mt.exits},
   };
+  if (!out.metrics_numa.is_null()) out.metrics["numa"] = out.metrics_numa;
   return out;
 }
 
@@ -259,6 +330,14 @@ using topology_aware_t90_rules = rules<linux_defaults, with_aggregation<aggregat
 template <class Push>
 using push_rules = rules<linux_defaults, with_push<Push>>;
 
+// Seed 003's NUMA balancing: off (the memory modelled, nothing balanced), mainline's,
+// AutoNUMA's; and seed 001's interplay, the LLC-centric baseline with mainline's NUMA
+// balancing, NUMA first (as merged) or cache first (as seed 001 proposes).
+template <class Numa>
+using numa_rules = rules<linux_defaults, with_numa<Numa>>;
+template <class Numa>
+using llc_numa_rules = rules<llc_centric_t90_rules, with_numa<Numa>>;
+
 run_result run_rules(const std::string& rules, const simulate_options& o, const model::workload& w, const cli_domains& tree,
                      progress& bar, double offset_s) {
   using namespace balancekit::packing;
@@ -275,6 +354,12 @@ run_result run_rules(const std::string& rules, const simulate_options& o, const 
   if (rules == "push-unclaimed") return run_one<push_rules<push::push_unclaimed>>(o, w, tree, bar, offset_s);
   if (rules == "push-claimed") return run_one<push_rules<push::push_claimed>>(o, w, tree, bar, offset_s);
   if (rules == "push-offload") return run_one<push_rules<push::push_offload>>(o, w, tree, bar, offset_s);
+  if (rules == "numa-off") return run_one<numa_rules<numa::off>>(o, w, tree, bar, offset_s);
+  if (rules == "numa-mainline") return run_one<numa_rules<numa::mainline>>(o, w, tree, bar, offset_s);
+  if (rules == "numa-autonuma") return run_one<numa_rules<numa::autonuma>>(o, w, tree, bar, offset_s);
+  if (rules == "llc-centric-numa-first") return run_one<llc_numa_rules<numa::mainline>>(o, w, tree, bar, offset_s);
+  if (rules == "llc-centric-cache-first")
+    return run_one<llc_numa_rules<numa::mainline_cache_first>>(o, w, tree, bar, offset_s);
   if (rules == "guittot") return run_one<linux_with<guittot<buddy_conf::conf0>>>(o, w, tree, bar, offset_s);
   if (rules == "shi-powersaving") return run_one<linux_with<shi_power<shi_mode::powersaving>>>(o, w, tree, bar, offset_s);
   if (rules == "utilization") return run_one<linux_with<utilization_aware<80>>>(o, w, tree, bar, offset_s);
@@ -286,7 +371,8 @@ nlohmann::json costs_json(const model::sim_costs& c) {
           {"line_same_core", c.line_same_core},           {"line_same_llc", c.line_same_llc},
           {"line_same_node", c.line_same_node},           {"llc_bytes", c.llc_bytes},
           {"dram_to_llc", c.dram_to_llc},                 {"push", c.push},
-          {"ipi_send", c.ipi_send},                       {"ipi_latency", c.ipi_latency}};
+          {"ipi_send", c.ipi_send},                       {"ipi_latency", c.ipi_latency},
+          {"numa_fault", c.numa_fault},                   {"page_migrate", c.page_migrate}};
 }
 
 nlohmann::json describe_workload(const simulate_options& o, const model::workload& w) {
@@ -318,6 +404,14 @@ nlohmann::json describe_workload(const simulate_options& o, const model::workloa
     j["s3_transients"] = w.s3_transients;
   }
   if (w.s4_tasks != 0) j["s4_tasks"] = w.s4_tasks;
+  if (w.numa_pages != 0 || w.shared_pages != 0) {
+    j["numa"] = {{"private_mib", static_cast<double>(w.numa_pages) / 256},
+                 {"processes", w.numa_processes},
+                 {"shared_mib", static_cast<double>(w.shared_pages) / 256},
+                 {"shared_permille", w.shared_permille},
+                 {"dram_permille", w.dram_permille},
+                 {"memory_node", w.memory_node}};
+  }
   return j;
 }
 
@@ -349,21 +443,33 @@ std::string workload_line(const model::workload& w) {
                     w.s3_pairs, static_cast<double>(w.work) / 1e3, static_cast<double>(w.work / 2) / 1e3, w.s3_pairs,
                     w.s3_transients, static_cast<double>(w.period) / 1e3, static_cast<double>(w.work) / 1e3));
   if (w.s4_tasks != 0) add(fmt::format("Wasted Cores S4: {} hogs after a hotplug cycle of CPU 5", w.s4_tasks));
+  if (w.numa_pages != 0 || w.shared_pages != 0) {
+    std::string mem = fmt::format("{} MiB private each", w.numa_pages / 256);
+    if (w.numa_processes != 0)
+      mem += fmt::format(", {} MiB shared by each of {} process{} ({} ‰ of accesses)", w.shared_pages / 256, w.numa_processes,
+                         w.numa_processes == 1 ? "" : "es", w.shared_permille);
+    add(fmt::format("NUMA memory: {}, all on node {} at first; {} ‰ of their time on memory when local", mem, w.memory_node,
+                    w.dram_permille));
+  }
   return fmt::format("{}, {} CPU {}", line, w.start == model::start_mode::released ? "released from" : "forked from",
                      w.start_cpu);
 }
 
-nlohmann::json timeline_json(const std::vector<sample>& timeline) {
+// `numa`: the run modelled memory, and each sample says how local the accesses were.
+nlohmann::json timeline_json(const std::vector<sample>& timeline, bool numa) {
   nlohmann::json tl = nlohmann::json::array();
-  for (const sample& s : timeline)
-    tl.push_back({{"time_s", s.time_s},
-                  {"migrations", s.migrations},
-                  {"wakeups", s.wakeups},
-                  {"running_cpus", s.running},
-                  {"idle_cpus", s.idle},
-                  {"overloaded_cpus", s.overloaded},
-                  {"active_cpus", s.active},
-                  {"work_conserving", s.work_conserving}});
+  for (const sample& s : timeline) {
+    nlohmann::json e = {{"time_s", s.time_s},
+                        {"migrations", s.migrations},
+                        {"wakeups", s.wakeups},
+                        {"running_cpus", s.running},
+                        {"idle_cpus", s.idle},
+                        {"overloaded_cpus", s.overloaded},
+                        {"active_cpus", s.active},
+                        {"work_conserving", s.work_conserving}};
+    if (numa) e["local_share"] = s.local_share;
+    tl.push_back(std::move(e));
+  }
   return tl;
 }
 
@@ -429,7 +535,7 @@ void print_run(const simulate_options& o, const model::workload& w, const loaded
   const nlohmann::json& mj = r.metrics;
   if (o.format == "json") {
     nlohmann::json out = {{"machine", m.title},         {"rules", o.rules},   {"workload", describe_workload(o, w)},
-                          {"seconds", o.seconds},        {"metrics", mj},      {"timeline", timeline_json(r.timeline)}};
+                          {"seconds", o.seconds},        {"metrics", mj},      {"timeline", timeline_json(r.timeline, mj.contains("numa"))}};
     if (!hotplug.is_null()) out["hotplug"] = hotplug;
     fmt::print("{}\n", out.dump(2));
     return;
@@ -473,6 +579,30 @@ void print_run(const simulate_options& o, const model::workload& w, const loaded
                100 * mj["messages"]["cross_llc_share"].get<double>(), 100 * mj["messages"]["cross_node_share"].get<double>());
   fmt::print("context switches: {}; nohz kicks: {}\n", mj["context_switches"].get<std::uint64_t>(),
              mj["nohz_kicks"].get<std::uint64_t>());
+  if (mj.contains("numa")) {
+    const auto& n = mj["numa"];
+    const auto& sc = n["sched"];
+    fmt::print("NUMA: {} hinting faults ({:.1f} % local), {} pages migrated, {} task moves ({} swaps), {:.1f} CPU-ms of "
+               "faults and copies; accesses local {:.1f} % of the time, {:.1f} % at the end; {}\n",
+               n["faults"].get<std::uint64_t>(), 100 * n["faults_local_share"].get<double>(),
+               n["pages_migrated"].get<std::uint64_t>(), n["task_migrations"].get<std::uint64_t>(),
+               n["swaps"].get<std::uint64_t>(), n["fault_cpu_ms"].get<double>(), 100 * n["local_access_share"].get<double>(),
+               100 * n["local_memory_share_end"].get<double>(),
+               n["time_to_95_local_s"].is_null()
+                   ? std::string("not 95 % local at the end")
+                   : fmt::format("95 % local from {:.1f} s on", n["time_to_95_local_s"].get<double>()));
+    fmt::print("scheduling stats: {:.1f} % of runtime on the preferred node once there was one; first there after {:.2f} s "
+               "on average ({:.2f} s at most, {} tasks never); {} moves to it asked for, {} not followed; {} changes "
+               "of preferred node\n",
+               100 * sc["on_preferred_share"].get<double>(), sc["time_to_preferred_s_mean"].get<double>(),
+               sc["time_to_preferred_s_max"].get<double>(), sc["never_on_preferred"].get<std::uint64_t>(),
+               sc["hints"].get<std::uint64_t>(), sc["hints_not_followed"].get<std::uint64_t>(),
+               sc["preferred_changes"].get<std::uint64_t>());
+  } else if (w.numa_pages != 0 || w.shared_pages != 0) {
+    fmt::print("note: rules '{}' model no memory, so this workload's memory costs nothing here; compare with numa-off, "
+               "numa-mainline or numa-autonuma\n",
+               o.rules);
+  }
 }
 
 // Wasted Cores S4's hotplug cycle takes this CPU offline and online again.
@@ -480,12 +610,23 @@ constexpr std::size_t s4_hotplug_cpu = 5;
 
 // The options every simulator command shares, checked; the machine and the workload.
 model::workload check_and_describe(const simulate_options& o, const loaded& m) {
-  static constexpr std::string_view known[] = {"hogs",  "light", "mixed", "pairs", "hackbench", "schbench",
-                                               "churn", "bursty", "s1",   "s2",    "s3",        "s4"};
+  static constexpr std::string_view known[] = {"hogs", "light", "mixed", "pairs", "hackbench", "schbench", "churn",
+                                               "bursty", "numa-private", "numa-shared", "mysql", "s1", "s2", "s3", "s4"};
   if (std::find(std::begin(known), std::end(known), o.workload) == std::end(known))
-    fail(fmt::format("unknown --workload '{}' (choose hogs, light, mixed, pairs, hackbench, schbench, churn, bursty, s1, "
-                     "s2, s3 or s4)",
+    fail(fmt::format("unknown --workload '{}' (choose hogs, light, mixed, pairs, hackbench, schbench, churn, bursty, "
+                     "numa-private, numa-shared, mysql, s1, s2, s3 or s4)",
                      o.workload));
+  const bool numa_workload = o.workload == "numa-private" || o.workload == "numa-shared" || o.workload == "mysql";
+  if (!numa_workload && (o.memory_mib != 0 || o.processes != 0 || o.shared_permille || o.memory_node))
+    fail(fmt::format("--memory-mib, --memory-node, --processes and --shared-permille apply to the NUMA workloads "
+                     "(numa-private, numa-shared, mysql), not {}",
+                     o.workload));
+  if (o.processes != 0 && o.workload != "numa-shared")
+    fail(fmt::format("--processes applies to --workload numa-shared, not {}", o.workload));
+  if (o.shared_permille && o.workload == "numa-private")
+    fail("--shared-permille applies to numa-shared and mysql: numa-private's tasks share nothing");
+  if (!(o.memory_mib >= 0) || o.memory_mib > 1024 * 1024)
+    fail(fmt::format("--memory-mib {} is not in [0, 1048576] (up to a TiB)", o.memory_mib));
   if (o.s2_node && o.workload != "s2") fail(fmt::format("--s2-node applies to --workload s2, not {}", o.workload));
   if (o.fds == 0) fail("--fds must be at least 1");
   if (o.workers == 0) fail("--workers must be at least 1");
@@ -602,6 +743,33 @@ model::workload check_and_describe(const simulate_options& o, const loaded& m) {
     w.s4_tasks = o.tasks.value_or(cpus);
     if (w.s4_tasks == 0) fail("--tasks for s4 (the hogs) must be at least 1");
   }
+  if (numa_workload) {
+    // The memory starts on the start CPU's node (its main thread allocated it) or the one
+    // named, as the NUMA member numbers nodes: by their first CPUs.
+    const std::size_t mem_node = o.memory_node.value_or(t.node_of(start));
+    const auto at = std::find(nodes.begin(), nodes.end(), mem_node);
+    if (at == nodes.end())
+      fail(fmt::format("--memory-node {} is not a node with online CPUs (nodes: {})", mem_node, fmt::join(nodes, ",")));
+    const std::size_t mem_first = first_cpu[static_cast<std::size_t>(at - nodes.begin())];
+    w.memory_node = 0;
+    for (std::size_t f : first_cpu) w.memory_node += f < mem_first ? 1U : 0U;
+    w.dram_permille = o.dram_permille;
+    constexpr double pages_per_mib = 256;  // 4 KiB pages
+    if (o.workload == "numa-private") {
+      w.hogs = o.tasks.value_or(std::max<std::size_t>(1, cpus / 2));
+      w.numa_pages = static_cast<std::uint64_t>(std::llround((o.memory_mib != 0 ? o.memory_mib : 256) * pages_per_mib));
+    } else {
+      const bool mysql = o.workload == "mysql";
+      w.hogs = o.tasks.value_or(mysql ? 64 : std::max<std::size_t>(1, cpus / 2));
+      w.numa_processes = mysql ? 1 : (o.processes != 0 ? o.processes : std::min<std::size_t>(4, w.hogs));
+      if (w.numa_processes > 64) fail(fmt::format("--processes {}: the simulator shares memory within at most 64", w.numa_processes));
+      w.shared_pages =
+          static_cast<std::uint64_t>(std::llround((o.memory_mib != 0 ? o.memory_mib : mysql ? 4096 : 1024) * pages_per_mib));
+      w.numa_pages = mysql ? 16 * 256 : 64 * 256;
+      w.shared_permille = o.shared_permille.value_or(mysql ? 900 : 800);
+    }
+    if (w.hogs == 0) fail(fmt::format("--tasks for {} must be at least 1", o.workload));
+  }
   const std::size_t s1_tasks = w.s1_r != 0 ? w.s1_r + 2 * cpus : 0;
   const std::size_t s3_tasks = w.s3_pairs != 0 ? cpus + w.s3_transients : 0;
   const std::size_t total = w.hogs + w.light + 2 * w.pairs + s1_tasks + w.s2_tasks + s3_tasks + w.s4_tasks +
@@ -641,7 +809,9 @@ std::unique_ptr<cli_domains> build_tree(const loaded& m) {
 constexpr std::string_view policy_names[] = {"linux",   "linux-6.1",       "min-load",    "idle-first", "ipanema",
                                              "guittot", "shi-powersaving", "utilization", "llc-centric",
                                              "llc-centric-t90", "topology-aware-t90", "topology-aware-damped-t90",
-                                             "push-unclaimed", "push-claimed", "push-offload"};
+                                             "push-unclaimed", "push-claimed", "push-offload", "numa-off",
+                                             "numa-mainline", "numa-autonuma", "llc-centric-numa-first",
+                                             "llc-centric-cache-first"};
 
 int rules_index(const std::string& n) {
   for (std::size_t i = 0; i < std::size(policy_names); ++i)
@@ -717,6 +887,16 @@ int run_simulate(const simulate_options& o) {
   return 0;
 }
 
+namespace {
+// A NUMA measure of a run (its scheduling stats with `sched`); 0 for a run without memory,
+// and -1 for a time never reached.
+double numa_of(const nlohmann::json& j, const char* key, bool sched = false) {
+  if (!j.contains("numa")) return 0;
+  const nlohmann::json& v = sched ? j["numa"]["sched"][key] : j["numa"][key];
+  return v.is_null() ? -1.0 : v.get<double>();
+}
+}  // namespace
+
 int run_compare(const simulate_options& o, const std::string& policies) {
   std::vector<std::string> names;
   for (std::size_t at = 0; at <= policies.size();) {
@@ -766,8 +946,22 @@ int run_compare(const simulate_options& o, const std::string& policies) {
          const auto& g = j["migrations"];
          return static_cast<double>(g["periodic"].get<std::uint64_t>() + g["newidle"].get<std::uint64_t>() +
                                     g["active"].get<std::uint64_t>() + g["nohz"].get<std::uint64_t>() +
-                                    g["push"].get<std::uint64_t>());
+                                    g["push"].get<std::uint64_t>() + g["numa"].get<std::uint64_t>());
        }},
+      // NUMA balancing (seed 003), shown when some policy models memory.
+      {"local accesses (share of time)", "higher", [](const nlohmann::json& j) { return numa_of(j, "local_access_share"); },
+       true},
+      {"local memory at end (share)", "higher",
+       [](const nlohmann::json& j) { return numa_of(j, "local_memory_share_end"); }, true},
+      {"95 % local from (s; -1: never)", "lower", [](const nlohmann::json& j) { return numa_of(j, "time_to_95_local_s"); },
+       true},
+      {"pages migrated (thousands)", "lower at equal locality",
+       [](const nlohmann::json& j) { return numa_of(j, "pages_migrated") / 1000; }, true},
+      {"NUMA task moves", "-", [](const nlohmann::json& j) { return numa_of(j, "task_migrations"); }, true},
+      {"fault and copy time (CPU-ms)", "lower", [](const nlohmann::json& j) { return numa_of(j, "fault_cpu_ms"); }, true},
+      {"runtime on preferred (share)", "higher",
+       [](const nlohmann::json& j) { return numa_of(j, "on_preferred_share", true); }, true},
+      {"hints not followed", "lower", [](const nlohmann::json& j) { return numa_of(j, "hints_not_followed", true); }, true},
       // Push balancing (seed 002), shown when some policy pushes.
       {"pushes", "-", [](const nlohmann::json& j) { return static_cast<double>(j["push"]["pushes"].get<std::uint64_t>()); },
        true},
@@ -865,6 +1059,12 @@ int run_list() {
              "  s4         Wasted Cores S4 (Missing Scheduling Domains): domains rebuilt with CPU 5 offline, then\n"
              "             online (compared with the first build, I15), then --tasks hogs (default 1 per CPU)\n"
              "             forked from --start-cpu\n"
+             "  numa-private  hogs (--tasks, default 1 per 2 CPUs) with --memory-mib of private memory each (default\n"
+             "             256), all of it on the start CPU's node at first; --dram-permille of their time on memory\n"
+             "  numa-shared  the same hogs as threads of --processes processes (default 4), each sharing\n"
+             "             --memory-mib (default 1024) that gets --shared-permille of their accesses (default 800)\n"
+             "  mysql      one process's --tasks threads (default 64) on a shared buffer pool of --memory-mib\n"
+             "             (default 4096) on the start CPU's node, 900 per mille of their accesses\n"
              "  each starts --start released (pinned to --start-cpu, released at 20 ms) or forked; s2 and s4\n"
              "  always fork; released, s1 and s3 pin each worker to its own CPU\n");
   fmt::print("policies (simulate --rules; compare --policies a,b,c):\n"
@@ -888,7 +1088,16 @@ int run_list() {
              "  push-unclaimed   Linux with seed 002's push as the April 2025 RFC has it: a busy CPU pushes a waiting\n"
              "                   task to the first idle CPU it sees, unclaimed; newly idle CPUs pull one first\n"
              "  push-claimed     the same, each target claimed first (no pileup)\n"
-             "  push-offload     the same, the claimed target asked to pull (the smp_call_function idea)\n");
+             "  push-offload     the same, the claimed target asked to pull (the smp_call_function idea)\n"
+             "  numa-off         Linux with memory modelled and NUMA balancing off (numa_balancing=0)\n"
+             "  numa-mainline    Linux with mainline's NUMA balancing (seed 003): hinting faults, the cpupid\n"
+             "                   filter, numa groups, task_numa_migrate\n"
+             "  numa-autonuma    Linux with AutoNUMA's design (seed 003): the last_nid filter, the CPU follows its memory\n"
+             "  llc-centric-numa-first\n"
+             "                   llc-centric-t90 with mainline's NUMA balancing, NUMA first (as merged: a task whose\n"
+             "                   node is not its process's preferred LLC's has no preferred LLC)\n"
+             "  llc-centric-cache-first\n"
+             "                   the same, cache first (seed 001: the preferred node follows the preferred LLC)\n");
   fmt::print("packing (--packing, balancekit balance and place): none, conf0, conf1, conf2, topology, shi-powersaving, "
              "shi-balance, utilization\n");
   return 0;
@@ -1165,7 +1374,7 @@ int run_sweep_merge(const std::vector<std::string>& files) {
 
 int run_tour(const std::string& out_dir) {
   if (std::system(("mkdir -p " + quoted(out_dir)).c_str()) != 0) fail(fmt::format("cannot create {}", out_dir));
-  fmt::print("balancekit tour: the time-driven simulator on four experiments (plots in {}/)\n\n", out_dir);
+  fmt::print("balancekit tour: the time-driven simulator on five experiments (plots in {}/)\n\n", out_dir);
   fmt::print("1. Wasted Cores S1, Group Imbalance, on hygon384: two R hogs on node 0, two make threads of\n"
              "   one autogroup per CPU of the other nodes. Linux v6.16 against the paper's min-load fix and\n"
              "   Ipanema's steal.\n\n");
@@ -1227,8 +1436,18 @@ int run_tour(const std::string& out_dir) {
   bursty.seconds = 0.5;
   bursty.plot = out_dir + "/push-compare.svg";
   run_compare(bursty, "linux,push-unclaimed,push-claimed,push-offload");
+  fmt::print("\n5. Seed 003's NUMA balancing on opteron64 (8 nodes, two hops): 32 hogs with 256 MiB each,\n"
+             "   all of it on node 0 where their parent allocated it, spending 30 % of their time on memory;\n"
+             "   NUMA balancing off, AutoNUMA's design (the CPU follows its memory) and mainline's (the\n"
+             "   memory follows its task), with the kernel's scan sysctls (docs/results.md has the whole table).\n\n");
+  simulate_options numa;
+  numa.machine.machine = "opteron64";
+  numa.workload = "numa-private";
+  numa.seconds = 10;
+  numa.plot = out_dir + "/numa-compare.svg";
+  run_compare(numa, "numa-off,numa-autonuma,numa-mainline");
   fmt::print("\nplots: {0}/s1-compare.svg, {0}/s1-linux-cpus.svg, {0}/packing-compare.svg, {0}/hackbench-compare.svg, "
-             "{0}/push-compare.svg "
+             "{0}/push-compare.svg, {0}/numa-compare.svg "
              "(data and gnuplot scripts beside them)\n",
              out_dir);
   return 0;

@@ -22,6 +22,14 @@ struct simulate_options {
   std::size_t workers = 16;          // schbench: workers per messenger
   double footprint_kib = 0;          // every task's LLC footprint (the cost model's over-subscription)
   std::uint32_t memory_permille = 0; // … and the share of its time spent on it
+  // NUMA memory (numa-private, numa-shared, mysql): MiB per task or process (0: the
+  // workload's default), processes sharing memory (0: the default), the share of accesses
+  // to shared memory (unset: the default), and the share of time on memory when local.
+  double memory_mib = 0;
+  std::size_t processes = 0;
+  std::optional<std::uint32_t> shared_permille;
+  std::uint32_t dram_permille = 300;
+  std::optional<std::size_t> memory_node;  // where the memory starts (default: the start CPU's node)
   std::vector<std::string> costs;    // NAME=VALUE overrides of the cost model
   double work_us = 1000;
   double period_us = 10000;
@@ -49,7 +57,7 @@ int run_list();
 /// of shard K of N ("K/N", empty: all).
 int run_sweep(const std::string& file, const std::string& shard);
 
-/// The main job: two experiments with their tables and plots, written under `out_dir`.
+/// The main job: five experiments with their tables and plots, written under `out_dir`.
 int run_tour(const std::string& out_dir);
 
 /// A summary of sweep outputs (JSON lines files), grouped over seeds.

@@ -45,6 +45,7 @@ namespace balancekit::numa {
 enum class design : std::uint8_t {
   mainline,  ///< Linux since 3.8 (Mel Gorman's and Peter Zijlstra's series)
   autonuma,  ///< Andrea Arcangeli's AutoNUMA (seed 003)
+  off,       ///< no scans, so no faults and no moves: the memory stays where it was touched first
 };
 
 inline constexpr std::uint32_t no_group = ~std::uint32_t{0};
@@ -251,7 +252,7 @@ struct basic_numa {
                                   numa_state<L, MaxNodes>& st) {
     constexpr scan_tunables tun = P::numa_tuning;
     task_numa<MaxNodes>& tn = st.tasks[t];
-    if (!tn.live || !st.attached || st.dist.nodes < 2) return false;
+    if (D == design::off || !tn.live || !st.attached || st.dist.nodes < 2) return false;
     const nanoseconds period = ms(tn.scan_period_ms);
     if (sum_exec <= tn.node_stamp + period) return false;
     if (tn.node_stamp == 0) tn.scan_period_ms = scan_min(tn.rss_pages, tun);  // task_scan_start(), no group yet
@@ -718,5 +719,8 @@ using mainline = basic_numa<design::mainline>;
 using mainline_cache_first = basic_numa<design::mainline, aggregation::numa_interplay::cache_first>;
 /// AutoNUMA's design (seed 003): the last_nid filter, no groups, the CPU follows memory.
 using autonuma = basic_numa<design::autonuma>;
+/// NUMA balancing off (numa_balancing=0), with the memory still modelled: what the two
+/// designs are measured against.
+using off = basic_numa<design::off>;
 
 }  // namespace balancekit::numa
