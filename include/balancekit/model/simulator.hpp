@@ -409,14 +409,7 @@ public:
     const std::size_t src = snap_.cpu_of(t);
     const std::size_t dst = (allowed & balancer_.tree().cpu_map()).first();
     result_type r;
-    migration m;
-    m.task = t;
-    m.id = snap_.task_at(t).id;
-    m.src = static_cast<std::uint16_t>(src);
-    m.dst = static_cast<std::uint16_t>(dst);
-    m.reason = migration_reason::active;
-    snap_.move_task(t, dst);
-    r.migrations.push_back(m);
+    force_move(r, t, src, dst);
     ++metrics_.affinity_migrations;
     apply(r, src, reason::affinity);
     return true;
@@ -1208,7 +1201,6 @@ private:
       else if (why == reason::nohz) ++metrics_.migrations_nohz;
       else if (m.reason == migration_reason::newidle || why == reason::newidle) ++metrics_.migrations_newidle;
       else ++metrics_.migrations_periodic;
-      // Leaving the source (detach_task with DO_DETACH).
       if (src.curr == t) {
         if (why == reason::newidle) stopped.set(m.src);
         account_curr(m.src);
@@ -1216,18 +1208,10 @@ private:
       } else {
         update_pelt(m.src, t);
       }
-      pelt::util_est_dequeue(src.avg, ts.avg);
-      pelt::detach(src.avg, ts.avg, ts.spec.weight);
-      src.weight -= ts.spec.weight;
-      --src.nr;
+      detach_from(m.src, t);
       sync_cpu(m.src);
       ts.vruntime = ts.vruntime - std::min(ts.vruntime, src.min_vruntime) + dst.min_vruntime;
-      // Joining the destination (attach_task with DO_ATTACH).
-      update_pelt(m.dst);
-      pelt::attach(dst.avg, ts.avg, ts.spec.weight);
-      pelt::util_est_enqueue(dst.avg, ts.avg);
-      dst.weight += ts.spec.weight;
-      ++dst.nr;
+      attach_to(m.dst, t);
       ts.prev_cpu = m.dst;
       sync_task(t);
       sync_cpu(m.dst);
@@ -1248,6 +1232,39 @@ private:
       after_dequeue(c, !stopped.test(c));
       schedule_cpu(c);
     }
+  }
+
+  // A move the stopper makes (an active balance's kind): task t from `from` to `to` in the
+  // snapshot, recorded in `r` for `apply`.
+  constexpr void force_move(result_type& r, std::uint32_t t, std::size_t from, std::size_t to) {
+    migration m;
+    m.task = t;
+    m.id = snap_.task_at(t).id;
+    m.src = static_cast<std::uint16_t>(from);
+    m.dst = static_cast<std::uint16_t>(to);
+    m.reason = migration_reason::active;
+    snap_.move_task(t, to);
+    r.migrations.push_back(m);
+  }
+  // detach_task() with DO_DETACH: task t's averages and weight leave src's rq (its PELT
+  // already updated to now; the snapshot is the caller's).
+  constexpr void detach_from(std::size_t src, std::uint32_t t) {
+    cpu_sim& s = cpus_[src];
+    task_sim& ts = tasks_[t];
+    pelt::util_est_dequeue(s.avg, ts.avg);
+    pelt::detach(s.avg, ts.avg, ts.spec.weight);
+    s.weight -= ts.spec.weight;
+    --s.nr;
+  }
+  // attach_task() with DO_ATTACH: task t's averages and weight join dst's rq, updated to now.
+  constexpr void attach_to(std::size_t dst, std::uint32_t t) {
+    cpu_sim& d = cpus_[dst];
+    task_sim& ts = tasks_[t];
+    update_pelt(dst);
+    pelt::attach(d.avg, ts.avg, ts.spec.weight);
+    pelt::util_est_enqueue(d.avg, ts.avg);
+    d.weight += ts.spec.weight;
+    ++d.nr;
   }
 
   // -- push balancing (the pack's push member, policy/push.hpp) --------------------------
@@ -1318,8 +1335,8 @@ private:
         if (snap_.queued(asked) && snap_.cpu_of(asked) == src && !snap_.running(asked) &&
             snap_.task_at(asked).allowed.test(c))
           t = asked;
-        for (std::uint32_t q = snap_.head(src); t == no_task && q != no_task; q = snap_.next(q))
-          if (q != snap_.curr(src) && snap_.task_at(q).allowed.test(c)) t = q;
+        else
+          t = P::push::pullable(snap_, src, c);
       }
       if (t == no_task || !state_.push.track.deliver(c, src)) {
         if (t == no_task) (void)state_.push.track.release(c, src);
@@ -1342,10 +1359,7 @@ private:
     ts.flight_src = src;
     cpu_sim& s = cpus_[src];
     update_pelt(src, t);
-    pelt::util_est_dequeue(s.avg, ts.avg);
-    pelt::detach(s.avg, ts.avg, ts.spec.weight);
-    s.weight -= ts.spec.weight;
-    --s.nr;
+    detach_from(src, t);
     snap_.dequeue_task(t);
     sync_cpu(src);
     ts.vruntime -= std::min(ts.vruntime, s.min_vruntime);  // relative while in flight
@@ -1362,13 +1376,9 @@ private:
     cpu_sim& cs = cpus_[c];
     ts.in_flight = false;
     snap_.cpus[c].ttwu_pending = false;
-    update_pelt(c);
-    pelt::attach(cs.avg, ts.avg, ts.spec.weight);
-    pelt::util_est_enqueue(cs.avg, ts.avg);
+    attach_to(c, t);
     ts.vruntime += cs.min_vruntime;
     snap_.enqueue_task(t, c);
-    cs.weight += ts.spec.weight;
-    ++cs.nr;
     snap_.cpus[c].idle_stamp = 0;
     sync_task(t);
     sync_cpu(c);
@@ -1639,19 +1649,9 @@ private:
     if (!snap_.task_at(t).allowed.test(dst)) return;
     if (partner != no_task && (snap_.cpu_of(partner) != dst || !snap_.task_at(partner).allowed.test(c))) return;
     result_.migrations.clear();
-    auto move = [&](std::uint32_t task, std::size_t from, std::size_t to) {
-      migration m;
-      m.task = task;
-      m.id = snap_.task_at(task).id;
-      m.src = static_cast<std::uint16_t>(from);
-      m.dst = static_cast<std::uint16_t>(to);
-      m.reason = migration_reason::active;
-      snap_.move_task(task, to);
-      result_.migrations.push_back(m);
-    };
-    move(t, c, dst);
+    force_move(result_, t, c, dst);
     if (partner != no_task) {
-      move(partner, dst, c);
+      force_move(result_, partner, dst, c);
       ++metrics_.numa_swaps;
     }
     apply(result_, c, reason::numa);

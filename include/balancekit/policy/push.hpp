@@ -583,14 +583,18 @@ struct basic_push {
                                      const state<L>& st) {
     std::uint32_t task = no_task;
     const std::size_t src = st.track.pull_one(tree, cpu, [&](std::size_t c) {
-      for (std::uint32_t t = snap.head(c); t != no_task; t = snap.next(t))
-        if (t != snap.curr(c) && snap.task_at(t).allowed.test(cpu)) {
-          task = t;
-          return true;
-        }
-      return false;
+      task = pullable(snap, c, cpu);
+      return task != no_task;
     });
     return {task, src};
+  }
+  /// The first task queued on `src`, not running, that may run on `cpu` (`no_task`: none):
+  /// what a pull takes.
+  template <limits_pack L>
+  [[nodiscard]] static constexpr std::uint32_t pullable(const snapshot<L>& snap, std::size_t src, std::size_t cpu) {
+    for (std::uint32_t t = snap.head(src); t != no_task; t = snap.next(t))
+      if (t != snap.curr(src) && snap.task_at(t).allowed.test(cpu)) return t;
+    return no_task;
   }
 
 private:
