@@ -98,6 +98,55 @@ TEST_CASE("A task whose memory is on another node is sent to an idle CPU there a
   SECTION("AutoNUMA") { sent_to_its_memory<numa_rules<numa::autonuma>>(); }
 }
 
+// task_numa_migrate's swap (v6). Task 0 (pid 1) on CPU 0 prefers node 1 (all its faults
+// there, as above); node 1 is fully busy (a task of util 1024 on each of CPUs 4-7, load
+// 4096 against node 0's 1024, so a move would worsen the balance: no move). Each of those
+// tasks has all its faults on node 0 and prefers it. With CPU 4's task: imp = 1000 (ours)
+// + 1000 − 0 (its weights at the source and here) = 2000, + 2000 / 8 for a partner going
+// home = 2250, equal loads: a swap, and the search stops there. But a swap puts the partner
+// on the source CPU itself: when the partners may run on CPU 1 of node 0 and not on CPU 0,
+// there is no swap (the kernel tests env->src_cpu), and no other node to try.
+template <class P>
+numa::fault_outcome swap_search(bool partners_allowed_on_cpu0) {
+  auto w = two_nodes<P>();
+  auto& st = w->state->numa;
+  const std::uint32_t t = queue(*w, 0);
+  P::numa::template task_new<P>(t, 1, no_process, 16384, 0, st);
+  for (std::size_t c = 4; c < 8; ++c) {
+    task_state<L> o;
+    o.id = c;
+    o.util = o.util_est = o.runnable = sched_capacity_scale;
+    o.allowed = cpumask<L::max_cpus>::range(4, 7);
+    o.allowed.set(partners_allowed_on_cpu0 ? 0 : 1);
+    const std::uint32_t i = w->snap->add_task(o, c, true);
+    REQUIRE(i != no_task);
+    account_enqueue(w->snap->cpus[c], o);
+    P::numa::template task_new<P>(i, i + 1, no_process, 16384, 0, st);
+    st.tasks[i].faulted = true;
+    st.tasks[i].faults.mem.n[0][1] = 100;
+    st.tasks[i].faults.total = 100;
+    st.tasks[i].preferred_nid = 0;
+  }
+  P::numa::end_pass(t, st);
+  numa::page_word a = remote_page<P>();
+  (void)P::numa::template fault<P>(*w->tree, *w->snap, 0, t, a, 100, false, 1000 * ms, 1000 * ms, st);
+  P::numa::end_pass(t, st);
+  numa::page_word b = remote_page<P>();
+  return P::numa::template fault<P>(*w->tree, *w->snap, 0, t, b, 100, false, 2000 * ms, 2000 * ms, st);
+}
+
+TEST_CASE("task_numa_migrate swaps with a task going home, only one allowed on the source CPU", "[numa][member]") {
+  using P = numa_rules<numa::mainline>;
+  const numa::fault_outcome swap = swap_search<P>(true);
+  CHECK(swap.hinted);
+  CHECK(swap.move_to == 4);
+  CHECK(swap.swap_with == 1);  // the task running on CPU 4
+  const numa::fault_outcome none = swap_search<P>(false);
+  CHECK(none.hinted);
+  CHECK(none.move_to == no_cpu);
+  CHECK(none.swap_with == no_task);
+}
+
 // The scanner's gate (task_tick_numa): a task of 64 MiB (one 256 MB window, so the
 // minimum period is max(1000 / 10, 1000 / 1) = 1000 ms) scans first when both its
 // runtime and the wall clock pass the scan delay (1000 ms), then once per period of

@@ -621,7 +621,7 @@ private:
       env.dst_idle_cpu = idle_cpu_of(snap, tree, st, nid, t);
       const auto& node_cpus = tree.node_mask(st.first_cpu[nid]);
       auto allowed = node_cpus & snap.task_at(t).allowed;
-      task_numa_find_cpu(env, g, allowed, [&](std::size_t c) { return candidate_on(snap, st, t, c, env.src_nid, nid, dist); },
+      task_numa_find_cpu(env, g, allowed, [&](std::size_t c) { return candidate_on(snap, st, t, c, cpu, nid, dist); },
                          [](std::int32_t imb, std::int32_t dst_running, std::int32_t nr) {
                            return P::numa_imbalance::adjust(imb, dst_running, nr);
                          },
@@ -657,7 +657,7 @@ private:
 
   template <limits_pack L>
   [[nodiscard]] static constexpr candidate candidate_on(const snapshot<L>& snap, const numa_state<L, MaxNodes>& st,
-                                                        std::uint32_t t, std::size_t c, std::size_t src_nid,
+                                                        std::uint32_t t, std::size_t c, std::size_t src_cpu,
                                                         std::size_t dst_nid, std::uint32_t dist) {
     candidate cur;
     const std::uint32_t o = snap.curr(c);
@@ -667,11 +667,8 @@ private:
     if (cur.is_self) return cur;
     const task_numa<MaxNodes>& on = st.tasks[o];
     const task_numa<MaxNodes>& tn = st.tasks[t];
-    cur.allowed_on_src = snap.task_at(o).allowed.test(st.first_cpu[src_nid]) || [&] {
-      for (std::size_t x = 0; x < L::max_cpus; ++x)
-        if (st.node[x] == src_nid && snap.task_at(o).allowed.test(x)) return true;
-      return false;
-    }();
+    const std::size_t src_nid = st.node[src_cpu];
+    cur.allowed_on_src = snap.task_at(o).allowed.test(src_cpu);  // a swap puts it on the source CPU itself
     cur.preferred_nid = on.preferred_nid;
     cur.same_group = on.group == tn.group;
     cur.in_a_group = on.group != no_group;
